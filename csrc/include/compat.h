@@ -1,0 +1,62 @@
+// CUDA / HIP differences in one place. Kernel sources include this header only,
+// never cuda_*.h or hip_*.h directly, and never torch headers, so they compile
+// on their own with nvcc or a HIP clang.
+#pragma once
+
+#if defined(__HIP_PLATFORM_AMD__) || defined(__HIPCC__) || defined(USE_ROCM)
+#define AITER_HIP 1
+#include <hip/hip_runtime.h>
+#include <hip/hip_fp16.h>
+#include <hip/hip_bf16.h>
+using compat_half = __half;
+using compat_bf16 = __hip_bfloat16;
+using compat_stream_t = hipStream_t;
+#else
+#define AITER_CUDA 1
+#include <cuda_runtime.h>
+#include <cuda_fp16.h>
+#include <cuda_bf16.h>
+using compat_half = __half;
+using compat_bf16 = __nv_bfloat16;
+using compat_stream_t = cudaStream_t;
+#endif
+
+// Largest block any launcher in this library asks for; launch bounds use it.
+#define AITER_MAX_BLOCK_THREADS 1024
+
+// The warp (wavefront) width of the code being compiled. Device code reads it
+// from the compiler so one source serves wave64 (gfx9) and wave32 targets;
+// host code gets the width of the running device from the launcher instead.
+#if defined(AITER_HIP)
+#if defined(__GFX9__) || !defined(__AMDGCN_WAVEFRONT_SIZE)
+#define AITER_DEVICE_WARP 64
+#else
+#define AITER_DEVICE_WARP __AMDGCN_WAVEFRONT_SIZE
+#endif
+#else
+#define AITER_DEVICE_WARP 32
+#endif
+
+// xor-shuffle within groups of `width` lanes. HIP defaults the width to the
+// whole wavefront, so the width is always passed explicitly.
+__device__ __forceinline__ float compat_shfl_xor(float v, int lane_mask, int width) {
+#if defined(AITER_HIP)
+  return __shfl_xor(v, lane_mask, width);
+#else
+  return __shfl_xor_sync(0xffffffffu, v, lane_mask, width);
+#endif
+}
+
+// Conversions between storage types and the fp32 accumulator.
+__device__ __forceinline__ float to_float(float v) { return v; }
+__device__ __forceinline__ float to_float(compat_half v) { return __half2float(v); }
+__device__ __forceinline__ float to_float(compat_bf16 v) { return __bfloat162float(v); }
+
+template <typename T> __device__ __forceinline__ T from_float(float v);
+template <> __device__ __forceinline__ float from_float<float>(float v) { return v; }
+template <> __device__ __forceinline__ compat_half from_float<compat_half>(float v) {
+  return __float2half_rn(v);
+}
+template <> __device__ __forceinline__ compat_bf16 from_float<compat_bf16>(float v) {
+  return __float2bfloat16_rn(v);
+}

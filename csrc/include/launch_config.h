@@ -1,0 +1,128 @@
+// How a norm launch is shaped for a target, and which elements each thread
+// touches. The GPU launcher, the kernels and the host-side launch simulation
+// all call these functions, so the simulation checks the real mapping.
+#pragma once
+#include "norm_params.h"
+
+namespace aiter {
+
+struct TargetInfo {
+  int warp_size;           // 32 on NVIDIA, 64 on gfx9 (wave64)
+  int sm_count;            // SMs / CUs
+  int max_threads_per_sm;  // resident threads per SM / CU
+};
+
+// Register-cached vectors per thread the kernels are instantiated for, and the
+// bytes of row a thread may hold in registers; a row needing more is streamed
+// in two passes (chunks == 0).
+constexpr int kMaxCachedChunks = 16;
+constexpr int kMaxCachedBytes = 64;
+constexpr int kShortRowBlockThreads = 256;
+constexpr int kVectorBytes = 16;
+
+struct LaunchConfig {
+  int vec;                 // elements per access: 16 bytes' worth, or 1
+  int lanes;               // threads cooperating on one row (power of two)
+  int chunks;              // vectors per thread held in registers; 0 = streamed
+  int threads;             // block size
+  int rows_per_block;      // threads / lanes
+  int64_t grid;            // blocks; each loops over row groups grid apart
+  int64_t chunks_per_row;  // hidden / vec
+};
+
+inline bool aligned_to(const void* p, int64_t bytes) {
+  return reinterpret_cast<uintptr_t>(p) % static_cast<uintptr_t>(bytes) == 0;
+}
+
+inline bool tensor_allows_vec(const void* p, const RowLayout& rows, int64_t vec,
+                              int64_t elem_size) {
+  return aligned_to(p, vec * elem_size) && row_strides_multiple_of(rows, vec);
+}
+
+// 16-byte accesses need hidden, every base pointer and every row stride of
+// every tensor argument to be multiples of the vector; a width chosen from
+// hidden alone would misalign row-strided views.
+inline int pick_vector_width(const NormParams& p) {
+  const int64_t elem = dtype_size(p.dtype);
+  const int64_t vec = kVectorBytes / elem;
+  bool ok = p.hidden % vec == 0 && p.weight_stride == 1 && aligned_to(p.weight, vec * elem) &&
+            tensor_allows_vec(p.input, p.input_rows, vec, elem) &&
+            tensor_allows_vec(p.out, p.out_rows, vec, elem);
+  if (p.variant == NormVariant::kAddRms)
+    ok = ok && tensor_allows_vec(p.residual_in, p.residual_in_rows, vec, elem) &&
+         tensor_allows_vec(p.residual_out, p.residual_out_rows, vec, elem);
+  return ok ? static_cast<int>(vec) : 1;
+}
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+inline int next_pow2(int64_t v) {
+  int p = 1;
+  while (p < v) p <<= 1;
+  return p;
+}
+
+inline int round_up_cached_chunks(int64_t k, int64_t vec_bytes) {
+  const int chunks = next_pow2(k);
+  if (chunks > kMaxCachedChunks || chunks * vec_bytes > kMaxCachedBytes) return 0;
+  return chunks;
+}
+
+inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p) {
+  LaunchConfig c;
+  c.vec = pick_vector_width(p);
+  c.chunks_per_row = p.hidden / c.vec;
+  const int64_t vec_bytes = c.vec * dtype_size(p.dtype);
+  const int warp = target.warp_size;
+  if (c.chunks_per_row <= 2 * warp) {
+    // Short rows (head_dim-sized): a sub-group of a warp per row, several
+    // rows per warp, reduced with shuffles of that sub-group's width.
+    c.lanes = next_pow2(ceil_div(c.chunks_per_row, 2));
+    if (c.lanes > warp) c.lanes = warp;
+    c.chunks = round_up_cached_chunks(ceil_div(c.chunks_per_row, c.lanes), vec_bytes);
+    c.threads = kShortRowBlockThreads;
+  } else {
+    // Long rows: one block per row, about four vectors per thread in
+    // registers so the row is read from memory once.
+    int64_t lanes = next_pow2(ceil_div(c.chunks_per_row, 4));
+    if (lanes < warp) lanes = warp;
+    if (lanes > 1024) lanes = 1024;
+    c.lanes = static_cast<int>(lanes);
+    c.chunks = round_up_cached_chunks(ceil_div(c.chunks_per_row, c.lanes), vec_bytes);
+    c.threads = c.lanes;
+  }
+  c.rows_per_block = c.threads / c.lanes;
+  const int64_t groups = ceil_div(p.rows, c.rows_per_block);
+  int64_t blocks_per_sm = target.max_threads_per_sm / c.threads;
+  if (blocks_per_sm < 1) blocks_per_sm = 1;
+  const int64_t resident = static_cast<int64_t>(target.sm_count) * blocks_per_sm;
+  c.grid = groups < resident ? groups : resident;
+  return c;
+}
+
+// --- the thread -> element map (kernels and simulation) -------------------
+
+// Row handled by `thread` of `block` in its `iteration`-th pass over the grid
+// (may be >= rows in the last pass: those threads load and store nothing).
+AITER_HD int64_t row_of(const LaunchConfig& c, int64_t block, int thread, int64_t iteration) {
+  return (block + iteration * c.grid) * c.rows_per_block + thread / c.lanes;
+}
+
+// Number of passes every block makes (uniform, so block-wide barriers are safe).
+AITER_HD int64_t passes(const LaunchConfig& c, int64_t rows) {
+  const int64_t per_pass = c.grid * c.rows_per_block;
+  return (rows + per_pass - 1) / per_pass;
+}
+
+// Vector index within the row of a thread's k-th chunk.
+AITER_HD int64_t chunk_of(const LaunchConfig& c, int thread, int64_t k) {
+  return (thread % c.lanes) + k * c.lanes;
+}
+
+// Chunk slots a thread walks per row: the register cache, or enough to cover
+// the row when streaming.
+AITER_HD int64_t chunk_slots(const LaunchConfig& c) {
+  return c.chunks > 0 ? c.chunks : (c.chunks_per_row + c.lanes - 1) / c.lanes;
+}
+
+}  // namespace aiter

@@ -1,0 +1,10 @@
+// Host-side declaration of the GPU launcher (no CUDA/HIP types, so torch-side
+// C++ can include it).
+#pragma once
+#include "../include/launch_config.h"
+
+namespace aiter {
+// Returns 0 on success, -1 for a configuration no kernel was built for.
+// Launch errors are read by the caller from the runtime afterwards.
+int launch_norm_rows(const NormParams& p, const LaunchConfig& c, void* stream);
+}  // namespace aiter
