@@ -1,0 +1,39 @@
+"""aiter normalization ops, stride-aware: a drop-in for upstream aiter's
+RMSNorm entry points that reads strided views (e.g. Q/K slices of a packed
+QKV projection) in place."""
+from ._backend import _C
+from .ops import fake as _fake  # noqa: F401  (registers the fake implementations)
+from .ops.rmsnorm import (
+    add_rmsnorm,
+    fused_add_rms_norm_cu,
+    rms_norm,
+    rms_norm_cu,
+    rmsnorm,
+    rmsnorm2d_fwd,
+    rmsnorm2d_fwd_with_add,
+)
+
+__version__ = "0.1.0+strided"
+
+
+def gather_fallback_count() -> int:
+    """Calls so far that gathered a view into a buffer instead of reading it in place."""
+    return _C.gather_fallback_count()
+
+
+def reset_gather_fallback_count() -> None:
+    _C.reset_gather_fallback_count()
+
+
+def set_strict_layout(strict: bool) -> None:
+    """Strict mode: a call that would gather raises instead (also AITER_STRICT_LAYOUT=1)."""
+    _C.set_strict_layout(bool(strict))
+
+
+def strict_layout() -> bool:
+    return _C.strict_layout()
+
+
+def gpu_backend_available() -> bool:
+    """True when this build carries the CUDA/HIP kernels."""
+    return _C.gpu_backend_available()

@@ -1,0 +1,28 @@
+// The launcher every row-norm op goes through: checks, layout planning, the
+// counted gather fallback, and dispatch to the CPU or GPU backend.
+#pragma once
+#include <torch/types.h>
+
+#include "../include/norm_params.h"
+
+namespace aiter {
+
+struct NormCall {
+  const char* op;  // the public name, for error messages
+  NormVariant variant;
+  at::Tensor out, input, residual_in, residual_out, weight;  // residuals: kAddRms only
+  double epsilon;
+  bool gemma;
+  int64_t model_sensitive;
+};
+
+void run_row_norm(const NormCall& call);
+
+// Calls that had to gather a view into a contiguous buffer (last-dim stride
+// != 1, or too many row dims). Strict mode turns such a call into an error.
+int64_t gather_fallback_count();
+void reset_gather_fallback_count();
+void set_strict_layout(bool strict);
+bool strict_layout();
+
+}  // namespace aiter

@@ -1,0 +1,191 @@
+#include "tensor_checks.h"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+#include <vector>
+
+namespace aiter {
+
+std::string describe(const at::Tensor& t) {
+  if (!t.defined()) return "an undefined tensor";
+  std::ostringstream s;
+  s << "shape " << t.sizes() << ", stride " << t.strides() << ", dtype " << t.scalar_type()
+    << ", device " << t.device();
+  return s.str();
+}
+
+void check_input_tensor(const char* op, const char* name, const at::Tensor& t) {
+  TORCH_CHECK_TYPE(t.defined(), op, ": argument '", name, "' is an undefined tensor");
+  TORCH_CHECK_VALUE(t.layout() == at::kStrided, op, ": argument '", name,
+                    "' must be a strided (dense) tensor, got layout ", t.layout(), " (",
+                    describe(t), ")");
+  TORCH_CHECK_VALUE(t.is_cpu() || t.is_cuda(), op, ": argument '", name,
+                    "' must be on the CPU or a CUDA/ROCm device (", describe(t), ")");
+  TORCH_CHECK_VALUE(t.dim() >= 1, op, ": argument '", name,
+                    "' must have at least one dim (the normalised one), got a 0-d tensor (",
+                    describe(t), ")");
+  const auto dt = t.scalar_type();
+  TORCH_CHECK_TYPE(dt == at::kFloat || dt == at::kHalf || dt == at::kBFloat16, op,
+                   ": argument '", name, "' must be float32, float16 or bfloat16 (",
+                   describe(t), ")");
+  TORCH_CHECK_VALUE(t.size(-1) > 0, op, ": argument '", name,
+                    "' has hidden size (last dim) 0; nothing to normalise (", describe(t), ")");
+  TORCH_CHECK_VALUE(t.dim() <= 64, op, ": argument '", name, "' has more than 64 dims (",
+                    describe(t), ")");
+}
+
+void check_rows_tensor(const char* op, const char* name, const at::Tensor& t,
+                       const at::Tensor& like) {
+  check_input_tensor(op, name, t);
+  TORCH_CHECK_TYPE(t.scalar_type() == like.scalar_type(), op, ": argument '", name,
+                   "' must have the input's dtype ", like.scalar_type(), " (", describe(t), ")");
+  TORCH_CHECK_VALUE(t.device() == like.device(), op, ": argument '", name,
+                    "' must be on the input's device ", like.device(), " (", describe(t), ")");
+  TORCH_CHECK_VALUE(t.sizes() == like.sizes(), op, ": argument '", name,
+                    "' must have the input's shape ", like.sizes(), " (", describe(t), ")");
+}
+
+void check_weight(const char* op, const at::Tensor& weight, const at::Tensor& input) {
+  TORCH_CHECK_TYPE(weight.defined(), op, ": argument 'weight' is an undefined tensor");
+  TORCH_CHECK_VALUE(weight.layout() == at::kStrided, op,
+                    ": argument 'weight' must be a strided tensor (", describe(weight), ")");
+  TORCH_CHECK_VALUE(weight.dim() == 1 && weight.size(0) == input.size(-1), op,
+                    ": argument 'weight' must be 1-d of length hidden = ", input.size(-1), " (",
+                    describe(weight), ")");
+  TORCH_CHECK_TYPE(weight.scalar_type() == input.scalar_type(), op,
+                   ": argument 'weight' must have the input's dtype ", input.scalar_type(), " (",
+                   describe(weight), ")");
+  TORCH_CHECK_VALUE(weight.device() == input.device(), op,
+                    ": argument 'weight' must be on the input's device ", input.device(), " (",
+                    describe(weight), ")");
+  TORCH_CHECK_VALUE(weight.size(0) <= 1 || weight.stride(0) >= 0, op,
+                    ": argument 'weight' has a negative stride (", describe(weight), ")");
+}
+
+void check_epsilon(const char* op, double epsilon) {
+  TORCH_CHECK_VALUE(std::isfinite(epsilon) && epsilon >= 0.0, op,
+                    ": argument 'epsilon' must be finite and >= 0, got ", epsilon);
+}
+
+void check_no_internal_overlap(const char* op, const char* name, const at::Tensor& t) {
+  // Sorted by stride, each dim must step past everything the smaller dims
+  // span: then no two indices share an address. Views this cannot prove
+  // disjoint are refused.
+  std::vector<std::pair<int64_t, int64_t>> dims;  // (stride, size)
+  for (int64_t d = 0; d < t.dim(); ++d)
+    if (t.size(d) > 1) dims.emplace_back(t.stride(d), t.size(d));
+  std::sort(dims.begin(), dims.end());
+  int64_t span = 1;  // elements covered by the dims so far
+  for (const auto& [stride, size] : dims) {
+    TORCH_CHECK_VALUE(stride >= span, op, ": argument '", name,
+                      "' is an output whose elements overlap (a stride of 0, or rows that "
+                      "alias), so results would be written twice (",
+                      describe(t), ")");
+    span = stride * (size - 1) + span;
+  }
+}
+
+namespace {
+
+// The bytes a view touches, as rows of `width` bytes `pitch` apart, when it
+// can be put that way (rank <= 2 after collapsing every dim, innermost dense).
+struct ByteRows {
+  int64_t begin, rows, width, pitch;
+};
+
+bool as_byte_rows(const at::Tensor& t, ByteRows* r) {
+  const int64_t elem = t.element_size();
+  std::vector<std::pair<int64_t, int64_t>> dims;  // (size, stride), outer first
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    if (t.size(d) == 1) continue;
+    if (!dims.empty() && dims.back().second == t.stride(d) * t.size(d)) {
+      dims.back().first *= t.size(d);
+      dims.back().second = t.stride(d);
+    } else {
+      dims.emplace_back(t.size(d), t.stride(d));
+    }
+  }
+  r->begin = reinterpret_cast<int64_t>(t.data_ptr());
+  if (dims.empty()) {
+    *r = {r->begin, 1, elem, elem};
+    return true;
+  }
+  if (dims.back().second != 1 || dims.size() > 2) return false;
+  r->width = dims.back().first * elem;
+  r->rows = dims.size() == 2 ? dims.front().first : 1;
+  r->pitch = dims.size() == 2 ? dims.front().second * elem : r->width;
+  return r->pitch >= r->width;
+}
+
+int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+// Exact test for two sets of equally pitched byte rows.
+bool byte_rows_overlap(const ByteRows& a, const ByteRows& b, int64_t pitch) {
+  const int64_t d = b.begin - a.begin;
+  // Rows i of a and j of b meet iff -b.width < d + (j - i) * pitch < a.width.
+  int64_t k_lo = floor_div(-b.width - d, pitch) + 1;
+  int64_t k_hi = -floor_div(-(a.width - d), pitch) - 1;  // ceil(...) - 1
+  k_lo = std::max(k_lo, -(a.rows - 1));
+  k_hi = std::min(k_hi, b.rows - 1);
+  return k_lo <= k_hi;
+}
+
+std::pair<int64_t, int64_t> byte_extent(const at::Tensor& t) {
+  int64_t lo = 0, hi = 0;
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    const int64_t reach = (t.size(d) - 1) * t.stride(d);
+    (reach < 0 ? lo : hi) += reach;
+  }
+  const int64_t base = reinterpret_cast<int64_t>(t.data_ptr());
+  return {base + lo * t.element_size(), base + (hi + 1) * t.element_size()};
+}
+
+bool same_view(const at::Tensor& a, const at::Tensor& b) {
+  if (a.data_ptr() != b.data_ptr() || a.sizes() != b.sizes() ||
+      a.scalar_type() != b.scalar_type())
+    return false;
+  for (int64_t d = 0; d < a.dim(); ++d)
+    if (a.size(d) > 1 && a.stride(d) != b.stride(d)) return false;
+  return true;
+}
+
+}  // namespace
+
+void check_no_partial_overlap(const char* op, const char* out_name, const at::Tensor& out,
+                              const char* other_name, const at::Tensor& other,
+                              AliasPolicy policy) {
+  if (out.numel() == 0 || other.numel() == 0 || out.device() != other.device()) return;
+  const auto [a_lo, a_hi] = byte_extent(out);
+  const auto [b_lo, b_hi] = byte_extent(other);
+  if (a_hi <= b_lo || b_hi <= a_lo) return;  // disjoint address ranges
+  if (same_view(out, other)) {
+    TORCH_CHECK_VALUE(policy == AliasPolicy::kSameViewAllowed, op, ": argument '", out_name,
+                      "' must not be the same memory as '", other_name, "' (", describe(out),
+                      ")");
+    return;
+  }
+  ByteRows a, b;
+  if (as_byte_rows(out, &a) && as_byte_rows(other, &b)) {
+    // Interleaved views of one buffer (Q and K slices of a packed QKV) share
+    // a pitch; a single row takes the other view's pitch.
+    const int64_t pitch = a.rows > 1 ? a.pitch : b.pitch;
+    const bool comparable = (a.rows == 1 || b.rows == 1 || a.pitch == b.pitch) && pitch > 0 &&
+                            a.width <= pitch && b.width <= pitch;
+    if (comparable && !byte_rows_overlap(a, b, pitch)) return;
+  }
+  TORCH_CHECK_VALUE(false, op, ": argument '", out_name, "' (", describe(out),
+                    ") partly overlaps argument '", other_name, "' (", describe(other),
+                    "); in-place use must pass exactly the same view");
+}
+
+bool plan_row_layout(const at::Tensor& t, RowLayout* layout) {
+  const int64_t lead = t.dim() - 1;
+  int64_t rows = 0;
+  const bool fits = collapse_row_dims(static_cast<int>(lead), t.sizes().data(),
+                                      t.strides().data(), layout, &rows);
+  const bool last_dense = t.size(-1) == 1 || t.stride(-1) == 1;
+  return fits && last_dense;
+}
+
+}  // namespace aiter
