@@ -72,6 +72,7 @@ void check_no_internal_overlap(const char* op, const char* name, const at::Tenso
   // Sorted by stride, each dim must step past everything the smaller dims
   // span: then no two indices share an address. Views this cannot prove
   // disjoint are refused.
+  if (t.numel() == 0) return;
   std::vector<std::pair<int64_t, int64_t>> dims;  // (stride, size)
   for (int64_t d = 0; d < t.dim(); ++d)
     if (t.size(d) > 1) dims.emplace_back(t.stride(d), t.size(d));
