@@ -7,6 +7,7 @@
 #include <torch/library.h>
 
 #include "host/gpu_launch.h"
+#include "host/message.h"
 #include "host/norm_launcher.h"
 #include "include/launch_config.h"
 
@@ -35,8 +36,7 @@ void fused_add_rmsnorm_inplace_op(at::Tensor& input, at::Tensor& residual,
 }
 
 py::dict plan_rows_py(const std::vector<int64_t>& sizes, const std::vector<int64_t>& strides) {
-  TORCH_CHECK_VALUE(sizes.size() == strides.size() && sizes.size() <= 64,
-                    "plan_rows: sizes and strides must have one entry per leading dim");
+  TORCH_CHECK_VALUE(sizes.size() == strides.size() && sizes.size() <= 64, aiter::message("plan_rows: sizes and strides must have one entry per leading dim"));
   RowLayout l{};
   int64_t rows = 0;
   const bool fits = collapse_row_dims(static_cast<int>(sizes.size()), sizes.data(),
@@ -58,8 +58,7 @@ RowLayout layout_from(const std::vector<int64_t>& sizes, const std::vector<int64
   RowLayout l{};
   int64_t rows = 0;
   TORCH_CHECK_VALUE(collapse_row_dims(static_cast<int>(sizes.size()), sizes.data(),
-                                      strides.data(), &l, &rows),
-                    "layout needs more than ", kMaxRowDims, " row dims");
+                                      strides.data(), &l, &rows), aiter::message("layout needs more than ", kMaxRowDims, " row dims"));
   return l;
 }
 

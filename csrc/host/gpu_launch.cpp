@@ -2,6 +2,8 @@
 // CUDA or ROCm (AITER_WITH_GPU); the CPU build gets the stubs below.
 #include "gpu_launch.h"
 
+#include "message.h"
+
 #ifdef AITER_WITH_GPU
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -22,15 +24,15 @@ void launch_row_norm_gpu(const NormParams& p, const at::Tensor& like) {
                           prop->maxThreadsPerMultiProcessor};
   const LaunchConfig config = choose_launch(target, p);
   const int rc = launch_norm_rows(p, config, at::cuda::getCurrentCUDAStream().stream());
-  TORCH_CHECK(rc == 0, "aiter: no kernel built for vec=", config.vec, " chunks=", config.chunks);
+  TORCH_CHECK(rc == 0, aiter::message("aiter: no kernel built for vec=", config.vec, " chunks=", config.chunks));
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 #else
 bool gpu_backend_available() { return false; }
 
 void launch_row_norm_gpu(const NormParams&, const at::Tensor& like) {
-  TORCH_CHECK(false, "aiter: this build has no GPU backend, but a tensor is on ", like.device(),
-              "; rebuild with a CUDA or ROCm build of torch and its compiler present");
+  TORCH_CHECK(false, aiter::message("aiter: this build has no GPU backend, but a tensor is on ", like.device(),
+              "; rebuild with a CUDA or ROCm build of torch and its compiler present"));
 }
 #endif
 

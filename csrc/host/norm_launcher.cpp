@@ -7,6 +7,7 @@
 
 #include "../cpu/norm_rows_cpu.h"
 #include "gpu_launch.h"
+#include "message.h"
 #include "tensor_checks.h"
 
 namespace aiter {
@@ -38,9 +39,9 @@ void check_call(const NormCall& c) {
   }
   check_weight(c.op, c.weight, c.input);
   check_epsilon(c.op, c.epsilon);
-  TORCH_CHECK_VALUE(c.model_sensitive == 0 || c.model_sensitive == 1, c.op,
+  TORCH_CHECK_VALUE(c.model_sensitive == 0 || c.model_sensitive == 1, aiter::message(c.op,
                     ": argument 'use_model_sensitive_rmsnorm' must be 0 or 1, got ",
-                    c.model_sensitive);
+                    c.model_sensitive));
 
   check_no_internal_overlap(c.op, "out", c.out);
   check_no_partial_overlap(c.op, "out", c.out, "input", c.input, AliasPolicy::kSameViewAllowed);
@@ -73,11 +74,11 @@ Operand plan_operand(const NormCall& c, const char* name, const at::Tensor& t, b
                      bool* any_gather) {
   Operand o{t, {}, false};
   if (plan_row_layout(t, &o.rows)) return o;
-  TORCH_CHECK_VALUE(!strict_layout(), c.op, ": argument '", name, "' (", describe(t),
+  TORCH_CHECK_VALUE(!strict_layout(), aiter::message(c.op, ": argument '", name, "' (", describe(t),
                     ") cannot be read in place (last-dim stride must be 1 and at most ",
                     kMaxRowDims,
                     " row dims after collapsing), and strict layout mode forbids the gather "
-                    "copy (AITER_STRICT_LAYOUT / aiter.set_strict_layout)");
+                    "copy (AITER_STRICT_LAYOUT / aiter.set_strict_layout)"));
   o.view = is_output ? at::empty(t.sizes(), t.options()) : t.contiguous();
   o.gathered = true;
   *any_gather = true;

@@ -1,71 +1,70 @@
 #include "tensor_checks.h"
 
+#include "message.h"
+
 #include <algorithm>
 #include <cmath>
-#include <sstream>
 #include <vector>
 
 namespace aiter {
 
 std::string describe(const at::Tensor& t) {
   if (!t.defined()) return "an undefined tensor";
-  std::ostringstream s;
-  s << "shape " << t.sizes() << ", stride " << t.strides() << ", dtype " << t.scalar_type()
-    << ", device " << t.device();
-  return s.str();
+  return message("shape ", t.sizes(), ", stride ", t.strides(), ", dtype ", t.scalar_type(),
+                 ", device ", t.device());
 }
 
 void check_input_tensor(const char* op, const char* name, const at::Tensor& t) {
-  TORCH_CHECK_TYPE(t.defined(), op, ": argument '", name, "' is an undefined tensor");
-  TORCH_CHECK_VALUE(t.layout() == at::kStrided, op, ": argument '", name,
+  TORCH_CHECK_TYPE(t.defined(), aiter::message(op, ": argument '", name, "' is an undefined tensor"));
+  TORCH_CHECK_VALUE(t.layout() == at::kStrided, aiter::message(op, ": argument '", name,
                     "' must be a strided (dense) tensor, got layout ", t.layout(), " (",
-                    describe(t), ")");
-  TORCH_CHECK_VALUE(t.is_cpu() || t.is_cuda(), op, ": argument '", name,
-                    "' must be on the CPU or a CUDA/ROCm device (", describe(t), ")");
-  TORCH_CHECK_VALUE(t.dim() >= 1, op, ": argument '", name,
+                    describe(t), ")"));
+  TORCH_CHECK_VALUE(t.is_cpu() || t.is_cuda(), aiter::message(op, ": argument '", name,
+                    "' must be on the CPU or a CUDA/ROCm device (", describe(t), ")"));
+  TORCH_CHECK_VALUE(t.dim() >= 1, aiter::message(op, ": argument '", name,
                     "' must have at least one dim (the normalised one), got a 0-d tensor (",
-                    describe(t), ")");
+                    describe(t), ")"));
   const auto dt = t.scalar_type();
-  TORCH_CHECK_TYPE(dt == at::kFloat || dt == at::kHalf || dt == at::kBFloat16, op,
+  TORCH_CHECK_TYPE(dt == at::kFloat || dt == at::kHalf || dt == at::kBFloat16, aiter::message(op,
                    ": argument '", name, "' must be float32, float16 or bfloat16 (",
-                   describe(t), ")");
-  TORCH_CHECK_VALUE(t.size(-1) > 0, op, ": argument '", name,
-                    "' has hidden size (last dim) 0; nothing to normalise (", describe(t), ")");
-  TORCH_CHECK_VALUE(t.dim() <= 64, op, ": argument '", name, "' has more than 64 dims (",
-                    describe(t), ")");
+                   describe(t), ")"));
+  TORCH_CHECK_VALUE(t.size(-1) > 0, aiter::message(op, ": argument '", name,
+                    "' has hidden size (last dim) 0; nothing to normalise (", describe(t), ")"));
+  TORCH_CHECK_VALUE(t.dim() <= 64, aiter::message(op, ": argument '", name, "' has more than 64 dims (",
+                    describe(t), ")"));
 }
 
 void check_rows_tensor(const char* op, const char* name, const at::Tensor& t,
                        const at::Tensor& like) {
   check_input_tensor(op, name, t);
-  TORCH_CHECK_TYPE(t.scalar_type() == like.scalar_type(), op, ": argument '", name,
-                   "' must have the input's dtype ", like.scalar_type(), " (", describe(t), ")");
-  TORCH_CHECK_VALUE(t.device() == like.device(), op, ": argument '", name,
-                    "' must be on the input's device ", like.device(), " (", describe(t), ")");
-  TORCH_CHECK_VALUE(t.sizes() == like.sizes(), op, ": argument '", name,
-                    "' must have the input's shape ", like.sizes(), " (", describe(t), ")");
+  TORCH_CHECK_TYPE(t.scalar_type() == like.scalar_type(), aiter::message(op, ": argument '", name,
+                   "' must have the input's dtype ", like.scalar_type(), " (", describe(t), ")"));
+  TORCH_CHECK_VALUE(t.device() == like.device(), aiter::message(op, ": argument '", name,
+                    "' must be on the input's device ", like.device(), " (", describe(t), ")"));
+  TORCH_CHECK_VALUE(t.sizes() == like.sizes(), aiter::message(op, ": argument '", name,
+                    "' must have the input's shape ", like.sizes(), " (", describe(t), ")"));
 }
 
 void check_weight(const char* op, const at::Tensor& weight, const at::Tensor& input) {
-  TORCH_CHECK_TYPE(weight.defined(), op, ": argument 'weight' is an undefined tensor");
-  TORCH_CHECK_VALUE(weight.layout() == at::kStrided, op,
-                    ": argument 'weight' must be a strided tensor (", describe(weight), ")");
-  TORCH_CHECK_VALUE(weight.dim() == 1 && weight.size(0) == input.size(-1), op,
+  TORCH_CHECK_TYPE(weight.defined(), aiter::message(op, ": argument 'weight' is an undefined tensor"));
+  TORCH_CHECK_VALUE(weight.layout() == at::kStrided, aiter::message(op,
+                    ": argument 'weight' must be a strided tensor (", describe(weight), ")"));
+  TORCH_CHECK_VALUE(weight.dim() == 1 && weight.size(0) == input.size(-1), aiter::message(op,
                     ": argument 'weight' must be 1-d of length hidden = ", input.size(-1), " (",
-                    describe(weight), ")");
-  TORCH_CHECK_TYPE(weight.scalar_type() == input.scalar_type(), op,
+                    describe(weight), ")"));
+  TORCH_CHECK_TYPE(weight.scalar_type() == input.scalar_type(), aiter::message(op,
                    ": argument 'weight' must have the input's dtype ", input.scalar_type(), " (",
-                   describe(weight), ")");
-  TORCH_CHECK_VALUE(weight.device() == input.device(), op,
+                   describe(weight), ")"));
+  TORCH_CHECK_VALUE(weight.device() == input.device(), aiter::message(op,
                     ": argument 'weight' must be on the input's device ", input.device(), " (",
-                    describe(weight), ")");
-  TORCH_CHECK_VALUE(weight.size(0) <= 1 || weight.stride(0) >= 0, op,
-                    ": argument 'weight' has a negative stride (", describe(weight), ")");
+                    describe(weight), ")"));
+  TORCH_CHECK_VALUE(weight.size(0) <= 1 || weight.stride(0) >= 0, aiter::message(op,
+                    ": argument 'weight' has a negative stride (", describe(weight), ")"));
 }
 
 void check_epsilon(const char* op, double epsilon) {
-  TORCH_CHECK_VALUE(std::isfinite(epsilon) && epsilon >= 0.0, op,
-                    ": argument 'epsilon' must be finite and >= 0, got ", epsilon);
+  TORCH_CHECK_VALUE(std::isfinite(epsilon) && epsilon >= 0.0, aiter::message(op,
+                    ": argument 'epsilon' must be finite and >= 0, got ", epsilon));
 }
 
 void check_no_internal_overlap(const char* op, const char* name, const at::Tensor& t) {
@@ -79,10 +78,10 @@ void check_no_internal_overlap(const char* op, const char* name, const at::Tenso
   std::sort(dims.begin(), dims.end());
   int64_t span = 1;  // elements covered by the dims so far
   for (const auto& [stride, size] : dims) {
-    TORCH_CHECK_VALUE(stride >= span, op, ": argument '", name,
+    TORCH_CHECK_VALUE(stride >= span, aiter::message(op, ": argument '", name,
                       "' is an output whose elements overlap (a stride of 0, or rows that "
                       "alias), so results would be written twice (",
-                      describe(t), ")");
+                      describe(t), ")"));
     span = stride * (size - 1) + span;
   }
 }
@@ -161,9 +160,9 @@ void check_no_partial_overlap(const char* op, const char* out_name, const at::Te
   const auto [b_lo, b_hi] = byte_extent(other);
   if (a_hi <= b_lo || b_hi <= a_lo) return;  // disjoint address ranges
   if (same_view(out, other)) {
-    TORCH_CHECK_VALUE(policy == AliasPolicy::kSameViewAllowed, op, ": argument '", out_name,
+    TORCH_CHECK_VALUE(policy == AliasPolicy::kSameViewAllowed, aiter::message(op, ": argument '", out_name,
                       "' must not be the same memory as '", other_name, "' (", describe(out),
-                      ")");
+                      ")"));
     return;
   }
   ByteRows a, b;
@@ -175,9 +174,9 @@ void check_no_partial_overlap(const char* op, const char* out_name, const at::Te
                             a.width <= pitch && b.width <= pitch;
     if (comparable && !byte_rows_overlap(a, b, pitch)) return;
   }
-  TORCH_CHECK_VALUE(false, op, ": argument '", out_name, "' (", describe(out),
+  TORCH_CHECK_VALUE(false, aiter::message(op, ": argument '", out_name, "' (", describe(out),
                     ") partly overlaps argument '", other_name, "' (", describe(other),
-                    "); in-place use must pass exactly the same view");
+                    "); in-place use must pass exactly the same view"));
 }
 
 bool plan_row_layout(const at::Tensor& t, RowLayout* layout) {
