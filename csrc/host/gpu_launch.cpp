@@ -23,7 +23,7 @@ void launch_row_norm_gpu(const NormParams& p, const at::Tensor& like) {
   const TargetInfo target{prop->warpSize, prop->multiProcessorCount,
                           prop->maxThreadsPerMultiProcessor};
   const LaunchConfig config = choose_launch(target, p);
-  const int rc = launch_norm_rows(p, config, at::cuda::getCurrentCUDAStream().stream());
+  const int rc = launch_norm_rows(p, config, target.sm_count, at::cuda::getCurrentCUDAStream().stream());
   TORCH_CHECK(rc == 0, aiter::message("aiter: no kernel built for vec=", config.vec, " chunks=", config.chunks));
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }

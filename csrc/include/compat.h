@@ -60,3 +60,49 @@ template <> __device__ __forceinline__ compat_half from_float<compat_half>(float
 template <> __device__ __forceinline__ compat_bf16 from_float<compat_bf16>(float v) {
   return __float2bfloat16_rn(v);
 }
+
+// Global accesses for data touched once: loads bypass L1 allocation (the row
+// is read exactly once, or re-read by the same thread in a streamed second
+// pass through the plain path), stores are marked streaming. Only 16-byte
+// accesses get the hints; narrower ones are plain.
+template <typename V>
+__device__ __forceinline__ V compat_load_once(const V* p) {
+  static_assert(sizeof(V) == 16 || sizeof(V) <= 8, "vector of 16 bytes or a scalar");
+  if constexpr (sizeof(V) == 16) {
+#if defined(AITER_HIP)
+    V v;
+    auto* dst = reinterpret_cast<unsigned int*>(&v);
+    const auto* src = reinterpret_cast<const unsigned int*>(p);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) dst[i] = __builtin_nontemporal_load(src + i);
+    return v;
+#else
+    uint4 r;
+    asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
+                 : "l"(p));
+    return *reinterpret_cast<V*>(&r);
+#endif
+  } else {
+    return *p;
+  }
+}
+
+template <typename V>
+__device__ __forceinline__ void compat_store_streaming(V* p, const V& v) {
+  if constexpr (sizeof(V) == 16) {
+#if defined(AITER_HIP)
+    const auto* src = reinterpret_cast<const unsigned int*>(&v);
+    auto* dst = reinterpret_cast<unsigned int*>(p);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) __builtin_nontemporal_store(src[i], dst + i);
+#else
+    const uint4 r = *reinterpret_cast<const uint4*>(&v);
+    asm volatile("st.global.cs.v4.u32 [%0], {%1,%2,%3,%4};" ::"l"(p), "r"(r.x), "r"(r.y), "r"(r.z),
+                 "r"(r.w)
+                 : "memory");
+#endif
+  } else {
+    *p = v;
+  }
+}

@@ -10,13 +10,23 @@ struct TargetInfo {
   int warp_size;           // 32 on NVIDIA, 64 on gfx9 (wave64)
   int sm_count;            // SMs / CUs
   int max_threads_per_sm;  // resident threads per SM / CU
+  // Launch policy, from a sweep on the H100 (bf16, T = 1..32768): vectors each
+  // thread aims to hold for short rows (1: best at decode, equal at large T)
+  // and for long rows (4: 2 and 8 were 5-15 points of copy bandwidth slower).
+  int short_row_chunks = 1;
+  int long_row_chunks = 4;
 };
 
 // Register-cached vectors per thread the kernels are instantiated for, and the
 // bytes of row a thread may hold in registers; a row needing more is streamed
 // in two passes (chunks == 0).
 constexpr int kMaxCachedChunks = 16;
-constexpr int kMaxCachedBytes = 64;
+
+// Bytes of row one thread holds in registers: the fused add keeps two inputs
+// in flight per chunk, so it gets half.
+AITER_HD constexpr int max_cached_bytes(NormVariant v) {
+  return v == NormVariant::kAddRms ? 64 : 128;
+}
 constexpr int kShortRowBlockThreads = 256;
 constexpr int kVectorBytes = 16;
 
@@ -62,10 +72,26 @@ inline int next_pow2(int64_t v) {
   return p;
 }
 
-inline int round_up_cached_chunks(int64_t k, int64_t vec_bytes) {
+// Blocks of kernels caching more than 64 bytes per thread are capped at 512
+// threads, which lets those kernels use up to 128 registers without spilling.
+AITER_HD constexpr int max_block_threads(int cached_bytes) { return cached_bytes > 64 ? 512 : 1024; }
+
+inline int round_up_cached_chunks(int64_t k, int64_t vec_bytes, NormVariant v) {
   const int chunks = next_pow2(k);
-  if (chunks > kMaxCachedChunks || chunks * vec_bytes > kMaxCachedBytes) return 0;
+  if (chunks > kMaxCachedChunks || chunks * vec_bytes > max_cached_bytes(v)) return 0;
   return chunks;
+}
+
+// Persistent grid: as many blocks as can be resident (blocks loop over row
+// groups), or fewer when there are fewer row groups. Launchers that know the
+// kernel's real occupancy call this again with it; a grid larger than what is
+// resident would run as a second, mostly idle wave.
+inline void set_grid(LaunchConfig* c, int64_t rows, int sm_count, int64_t blocks_per_sm) {
+  if (blocks_per_sm < 1) blocks_per_sm = 1;
+  const int64_t groups = ceil_div(rows, c->rows_per_block);
+  const int64_t resident = static_cast<int64_t>(sm_count) * blocks_per_sm;
+  c->grid = groups < resident ? groups : resident;
+  if (c->grid < 1) c->grid = 1;
 }
 
 inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p) {
@@ -74,29 +100,27 @@ inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p)
   c.chunks_per_row = p.hidden / c.vec;
   const int64_t vec_bytes = c.vec * dtype_size(p.dtype);
   const int warp = target.warp_size;
-  if (c.chunks_per_row <= 2 * warp) {
+  if (c.chunks_per_row <= static_cast<int64_t>(target.short_row_chunks) * warp) {
     // Short rows (head_dim-sized): a sub-group of a warp per row, several
     // rows per warp, reduced with shuffles of that sub-group's width.
-    c.lanes = next_pow2(ceil_div(c.chunks_per_row, 2));
+    c.lanes = next_pow2(ceil_div(c.chunks_per_row, target.short_row_chunks));
     if (c.lanes > warp) c.lanes = warp;
-    c.chunks = round_up_cached_chunks(ceil_div(c.chunks_per_row, c.lanes), vec_bytes);
+    c.chunks = round_up_cached_chunks(ceil_div(c.chunks_per_row, c.lanes), vec_bytes, p.variant);
     c.threads = kShortRowBlockThreads;
   } else {
     // Long rows: one block per row, about four vectors per thread in
     // registers so the row is read from memory once.
-    int64_t lanes = next_pow2(ceil_div(c.chunks_per_row, 4));
+    int64_t lanes = next_pow2(ceil_div(c.chunks_per_row, target.long_row_chunks));
     if (lanes < warp) lanes = warp;
     if (lanes > 1024) lanes = 1024;
     c.lanes = static_cast<int>(lanes);
-    c.chunks = round_up_cached_chunks(ceil_div(c.chunks_per_row, c.lanes), vec_bytes);
+    c.chunks = round_up_cached_chunks(ceil_div(c.chunks_per_row, c.lanes), vec_bytes, p.variant);
+    if (c.lanes > max_block_threads(static_cast<int>(c.chunks * vec_bytes))) c.chunks = 0;
     c.threads = c.lanes;
   }
   c.rows_per_block = c.threads / c.lanes;
-  const int64_t groups = ceil_div(p.rows, c.rows_per_block);
-  int64_t blocks_per_sm = target.max_threads_per_sm / c.threads;
-  if (blocks_per_sm < 1) blocks_per_sm = 1;
-  const int64_t resident = static_cast<int64_t>(target.sm_count) * blocks_per_sm;
-  c.grid = groups < resident ? groups : resident;
+  const int64_t blocks_per_sm = target.max_threads_per_sm / c.threads;
+  set_grid(&c, p.rows, target.sm_count, blocks_per_sm);
   return c;
 }
 

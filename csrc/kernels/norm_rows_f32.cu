@@ -3,5 +3,5 @@
 #include "norm_rows_kernel.cuh"
 
 namespace aiter {
-template int launch_norm_rows_typed<float>(const NormParams&, const LaunchConfig&, compat_stream_t);
+template int launch_norm_rows_typed<float>(const NormParams&, const LaunchConfig&, int, compat_stream_t);
 }  // namespace aiter

@@ -43,20 +43,27 @@ __device__ __forceinline__ float block_sum(float v, float (*scratch)[AITER_MAX_B
   return total;
 }
 
+// Row data is read once: the load skips L1. Re-reads of values this kernel
+// wrote (a streamed row's residual_out) must use load_vec_coherent instead.
 template <typename T, int VEC>
 __device__ __forceinline__ Vec<T, VEC> load_vec(const T* base, int64_t offset) {
+  return compat_load_once(reinterpret_cast<const Vec<T, VEC>*>(base + offset));
+}
+
+template <typename T, int VEC>
+__device__ __forceinline__ Vec<T, VEC> load_vec_coherent(const T* base, int64_t offset) {
   return *reinterpret_cast<const Vec<T, VEC>*>(base + offset);
 }
 
 template <typename T, int VEC>
 __device__ __forceinline__ void store_vec(T* base, int64_t offset, const Vec<T, VEC>& v) {
-  *reinterpret_cast<Vec<T, VEC>*>(base + offset) = v;
+  compat_store_streaming(reinterpret_cast<Vec<T, VEC>*>(base + offset), v);
 }
 
 template <typename T, int VEC>
 __device__ __forceinline__ Vec<T, VEC> load_weight(const NormParams& p, int64_t chunk) {
   const T* w = static_cast<const T*>(p.weight);
-  if (VEC > 1) return load_vec<T, VEC>(w, chunk * VEC);  // launcher ensured stride 1
+  if (VEC > 1) return load_vec_coherent<T, VEC>(w, chunk * VEC);  // launcher ensured stride 1
   Vec<T, VEC> r;
   r.v[0] = w[chunk * p.weight_stride];
   return r;
@@ -104,7 +111,7 @@ __device__ __forceinline__ Vec<T, VEC> load_row_chunk(const RowPointers<T>& r, i
 template <typename T, int VEC, NormVariant VARIANT>
 __device__ __forceinline__ Vec<T, VEC> reload_row_chunk(const RowPointers<T>& r, int64_t chunk) {
   if constexpr (VARIANT == NormVariant::kAddRms)
-    return load_vec<T, VEC>(r.residual_out, chunk * VEC);
+    return load_vec_coherent<T, VEC>(r.residual_out, chunk * VEC);
   else
     return load_vec<T, VEC>(r.input, chunk * VEC);
 }
@@ -134,7 +141,7 @@ __device__ __forceinline__ void store_normed(const NormParams& p, const RowPoint
 }
 
 template <typename T, int VEC, int CACHED, NormVariant VARIANT>
-__global__ void __launch_bounds__(AITER_MAX_BLOCK_THREADS)
+__global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T)))
     norm_rows_kernel(const NormParams p, const LaunchConfig c) {
   __shared__ float scratch[2][AITER_MAX_BLOCK_THREADS / AITER_DEVICE_WARP];
   int parity = 0;
@@ -196,12 +203,33 @@ __global__ void __launch_bounds__(AITER_MAX_BLOCK_THREADS)
   }
 }
 
-// Instantiated only where the row slice a thread caches fits kMaxCachedBytes.
+// Resident blocks per SM of one kernel at a block size, asked once per
+// (kernel, power-of-two block size) and cached (one GPU model per process).
+template <typename Kernel>
+int resident_blocks_per_sm(Kernel kernel, int threads) {
+  static int cache[11] = {0};
+  int slot = 0;
+  while ((1 << slot) < threads && slot < 10) ++slot;
+  int blocks = __atomic_load_n(&cache[slot], __ATOMIC_RELAXED);
+  if (blocks == 0) {
+#if defined(AITER_HIP)
+    if (hipOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, threads, 0) != hipSuccess) blocks = 1;
+#else
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, threads, 0) != cudaSuccess) blocks = 1;
+#endif
+    if (blocks < 1) blocks = 1;
+    __atomic_store_n(&cache[slot], blocks, __ATOMIC_RELAXED);
+  }
+  return blocks;
+}
+
+// Instantiated only where the row slice a thread caches fits max_cached_bytes.
 template <typename T, int VEC, int CACHED, NormVariant VARIANT>
-int launch_cached(const NormParams& p, const LaunchConfig& c, compat_stream_t stream) {
-  if constexpr (CACHED * VEC * sizeof(T) <= kMaxCachedBytes) {
-    norm_rows_kernel<T, VEC, CACHED, VARIANT>
-        <<<dim3(static_cast<unsigned>(c.grid)), dim3(c.threads), 0, stream>>>(p, c);
+int launch_cached(const NormParams& p, LaunchConfig c, int sm_count, compat_stream_t stream) {
+  if constexpr (CACHED * VEC * sizeof(T) <= max_cached_bytes(VARIANT)) {
+    auto kernel = norm_rows_kernel<T, VEC, CACHED, VARIANT>;
+    set_grid(&c, p.rows, sm_count, resident_blocks_per_sm(kernel, c.threads));
+    kernel<<<dim3(static_cast<unsigned>(c.grid)), dim3(c.threads), 0, stream>>>(p, c);
     return 0;
   } else {
     return -1;
@@ -209,31 +237,31 @@ int launch_cached(const NormParams& p, const LaunchConfig& c, compat_stream_t st
 }
 
 template <typename T, int VEC, NormVariant VARIANT>
-int launch_with_vec(const NormParams& p, const LaunchConfig& c, compat_stream_t stream) {
+int launch_with_vec(const NormParams& p, const LaunchConfig& c, int sm_count, compat_stream_t stream) {
   switch (c.chunks) {
-    case 0: return launch_cached<T, VEC, 0, VARIANT>(p, c, stream);
-    case 1: return launch_cached<T, VEC, 1, VARIANT>(p, c, stream);
-    case 2: return launch_cached<T, VEC, 2, VARIANT>(p, c, stream);
-    case 4: return launch_cached<T, VEC, 4, VARIANT>(p, c, stream);
-    case 8: return launch_cached<T, VEC, 8, VARIANT>(p, c, stream);
-    case 16: return launch_cached<T, VEC, 16, VARIANT>(p, c, stream);
+    case 0: return launch_cached<T, VEC, 0, VARIANT>(p, c, sm_count, stream);
+    case 1: return launch_cached<T, VEC, 1, VARIANT>(p, c, sm_count, stream);
+    case 2: return launch_cached<T, VEC, 2, VARIANT>(p, c, sm_count, stream);
+    case 4: return launch_cached<T, VEC, 4, VARIANT>(p, c, sm_count, stream);
+    case 8: return launch_cached<T, VEC, 8, VARIANT>(p, c, sm_count, stream);
+    case 16: return launch_cached<T, VEC, 16, VARIANT>(p, c, sm_count, stream);
   }
   return -1;
 }
 
 template <typename T, NormVariant VARIANT>
-int launch_with_variant(const NormParams& p, const LaunchConfig& c, compat_stream_t stream) {
+int launch_with_variant(const NormParams& p, const LaunchConfig& c, int sm_count, compat_stream_t stream) {
   constexpr int kFull = kVectorBytes / sizeof(T);
-  if (c.vec == kFull) return launch_with_vec<T, kFull, VARIANT>(p, c, stream);
-  if (c.vec == 1) return launch_with_vec<T, 1, VARIANT>(p, c, stream);
+  if (c.vec == kFull) return launch_with_vec<T, kFull, VARIANT>(p, c, sm_count, stream);
+  if (c.vec == 1) return launch_with_vec<T, 1, VARIANT>(p, c, sm_count, stream);
   return -1;
 }
 
 template <typename T>
-int launch_norm_rows_typed(const NormParams& p, const LaunchConfig& c, compat_stream_t stream) {
+int launch_norm_rows_typed(const NormParams& p, const LaunchConfig& c, int sm_count, compat_stream_t stream) {
   switch (p.variant) {
-    case NormVariant::kRms: return launch_with_variant<T, NormVariant::kRms>(p, c, stream);
-    case NormVariant::kAddRms: return launch_with_variant<T, NormVariant::kAddRms>(p, c, stream);
+    case NormVariant::kRms: return launch_with_variant<T, NormVariant::kRms>(p, c, sm_count, stream);
+    case NormVariant::kAddRms: return launch_with_variant<T, NormVariant::kAddRms>(p, c, sm_count, stream);
   }
   return -1;
 }

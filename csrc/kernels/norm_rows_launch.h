@@ -5,6 +5,7 @@
 
 namespace aiter {
 // Returns 0 on success, -1 for a configuration no kernel was built for.
-// Launch errors are read by the caller from the runtime afterwards.
-int launch_norm_rows(const NormParams& p, const LaunchConfig& c, void* stream);
+// The grid is re-sized from the chosen kernel's real occupancy on `sm_count`
+// SMs. Launch errors are read by the caller from the runtime afterwards.
+int launch_norm_rows(const NormParams& p, const LaunchConfig& c, int sm_count, void* stream);
 }  // namespace aiter
