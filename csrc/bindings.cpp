@@ -7,6 +7,7 @@
 #include <torch/library.h>
 
 #include "host/gpu_launch.h"
+#include "host/launch_simulation.h"
 #include "host/message.h"
 #include "host/norm_launcher.h"
 #include "include/launch_config.h"
@@ -67,48 +68,47 @@ int64_t row_offset_py(const std::vector<int64_t>& sizes, const std::vector<int64
   return row_offset(layout_from(sizes, strides), row);
 }
 
-// The launch the GPU launcher would choose, for the simulation. Tensors are
-// given as (byte address, leading sizes, leading strides).
-using ViewSpec = std::tuple<int64_t, std::vector<int64_t>, std::vector<int64_t>>;
+py::dict counts_dict(const AccessCounts& a) {
+  py::dict d;
+  d["reads"] = a.reads;
+  d["writes"] = a.writes;
+  return d;
+}
 
-py::dict choose_launch_py(int warp_size, int sm_count, int max_threads_per_sm, int elem_size,
-                          bool add, int64_t hidden, int64_t weight_address,
-                          int64_t weight_stride, const ViewSpec& input, const ViewSpec& out,
-                          const ViewSpec& residual_in, const ViewSpec& residual_out) {
-  NormParams p{};
-  p.dtype = elem_size == 4 ? DType::kFloat32 : DType::kBFloat16;
-  p.variant = add ? NormVariant::kAddRms : NormVariant::kRms;
-  p.hidden = hidden;
-  p.weight = reinterpret_cast<const void*>(weight_address);
-  p.weight_stride = weight_stride;
-  auto fill = [&](const ViewSpec& v, const void** ptr, RowLayout* l) {
-    *ptr = reinterpret_cast<const void*>(std::get<0>(v));
-    *l = layout_from(std::get<1>(v), std::get<2>(v));
-  };
-  int64_t rows = 1;
-  for (int64_t s : std::get<1>(input)) rows *= s;
-  p.rows = rows;
-  const void* out_ptr = nullptr;
-  const void* res_out_ptr = nullptr;
-  fill(input, &p.input, &p.input_rows);
-  fill(out, &out_ptr, &p.out_rows);
-  p.out = const_cast<void*>(out_ptr);
+// simulate_launch(out, input, weight, residual_in, residual_out, warp_size,
+// sm_count, max_threads_per_sm, blocks_per_sm): residuals None for the plain norm.
+py::dict simulate_launch_py(const at::Tensor& out, const at::Tensor& input, const at::Tensor& weight,
+                            const c10::optional<at::Tensor>& residual_in,
+                            const c10::optional<at::Tensor>& residual_out, int warp_size,
+                            int sm_count, int max_threads_per_sm, int64_t blocks_per_sm) {
+  const bool add = residual_in.has_value();
+  TORCH_CHECK_VALUE(add == residual_out.has_value(),
+                    aiter::message("simulate_launch: pass both residuals or neither"));
+  NormCall call{"aiter.simulate_launch", add ? NormVariant::kAddRms : NormVariant::kRms, out,
+                input, add ? *residual_in : at::Tensor(), add ? *residual_out : at::Tensor(),
+                weight, 1e-6, false, 0};
+  const SimulationResult r =
+      simulate_launch(call, {warp_size, sm_count, max_threads_per_sm}, blocks_per_sm);
+  py::dict config;
+  config["vec"] = r.config.vec;
+  config["lanes"] = r.config.lanes;
+  config["chunks"] = r.config.chunks;
+  config["threads"] = r.config.threads;
+  config["rows_per_block"] = r.config.rows_per_block;
+  config["grid"] = r.config.grid;
+  config["chunks_per_row"] = r.config.chunks_per_row;
+  py::dict d;
+  d["config"] = config;
+  d["input"] = counts_dict(r.input);
+  d["out"] = counts_dict(r.out);
   if (add) {
-    fill(residual_in, &p.residual_in, &p.residual_in_rows);
-    fill(residual_out, &res_out_ptr, &p.residual_out_rows);
-    p.residual_out = const_cast<void*>(res_out_ptr);
+    d["residual_in"] = counts_dict(r.residual_in);
+    d["residual_out"] = counts_dict(r.residual_out);
   }
-  const LaunchConfig c = choose_launch({warp_size, sm_count, max_threads_per_sm}, p);
-  py::dict r;
-  r["vec"] = c.vec;
-  r["lanes"] = c.lanes;
-  r["chunks"] = c.chunks;
-  r["threads"] = c.threads;
-  r["rows_per_block"] = c.rows_per_block;
-  r["grid"] = c.grid;
-  r["chunks_per_row"] = c.chunks_per_row;
-  r["chunk_slots"] = chunk_slots(c);
-  return r;
+  d["misaligned_vectors"] = r.misaligned_vectors;
+  d["outside_span"] = r.outside_span;
+  d["shape_violations"] = r.shape_violations;
+  return d;
 }
 
 }  // namespace
@@ -146,6 +146,9 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("plan_rows", &aiter::plan_rows_py, py::arg("sizes"), py::arg("strides"));
   m.def("row_offset", &aiter::row_offset_py, py::arg("sizes"), py::arg("strides"),
         py::arg("row"));
-  m.def("choose_launch", &aiter::choose_launch_py);
+  m.def("simulate_launch", &aiter::simulate_launch_py, py::arg("out"), py::arg("input"),
+        py::arg("weight"), py::arg("residual_in") = py::none(),
+        py::arg("residual_out") = py::none(), py::arg("warp_size"), py::arg("sm_count"),
+        py::arg("max_threads_per_sm"), py::arg("blocks_per_sm") = 0);
   m.attr("max_row_dims") = aiter::kMaxRowDims;
 }

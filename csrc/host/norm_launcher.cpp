@@ -61,15 +61,6 @@ void check_call(const NormCall& c) {
   }
 }
 
-// A tensor argument as the backend sees it: the caller's view when its rows
-// can be described, else a contiguous stand-in (gathered for inputs, copied
-// back for outputs).
-struct Operand {
-  at::Tensor view;
-  RowLayout rows;
-  bool gathered = false;
-};
-
 Operand plan_operand(const NormCall& c, const char* name, const at::Tensor& t, bool is_output,
                      bool* any_gather) {
   Operand o{t, {}, false};
@@ -88,33 +79,35 @@ Operand plan_operand(const NormCall& c, const char* name, const at::Tensor& t, b
 
 }  // namespace
 
-void run_row_norm(const NormCall& c) {
+PlannedCall plan_call(const NormCall& c) {
   check_call(c);
+  PlannedCall pc;
   const int64_t hidden = c.input.size(-1);
   const int64_t rows = c.input.numel() / hidden;
-  if (rows == 0) return;
+  pc.empty = rows == 0;
+  if (pc.empty) return pc;
 
   const bool add = c.variant == NormVariant::kAddRms;
   bool any_gather = false;
-  const Operand input = plan_operand(c, "input", c.input, false, &any_gather);
-  const Operand out = plan_operand(c, "out", c.out, true, &any_gather);
-  Operand residual_in, residual_out;
+  pc.input = plan_operand(c, "input", c.input, false, &any_gather);
+  pc.out = plan_operand(c, "out", c.out, true, &any_gather);
   if (add) {
-    residual_in = plan_operand(c, "residual_in", c.residual_in, false, &any_gather);
-    residual_out = plan_operand(c, "residual_out", c.residual_out, true, &any_gather);
+    pc.residual_in = plan_operand(c, "residual_in", c.residual_in, false, &any_gather);
+    pc.residual_out = plan_operand(c, "residual_out", c.residual_out, true, &any_gather);
   }
-  if (any_gather) g_gather_calls.fetch_add(1, std::memory_order_relaxed);
+  pc.gathered = any_gather;
 
-  NormParams p{};
-  p.input = input.view.data_ptr();
-  p.out = out.view.data_ptr();
-  p.input_rows = input.rows;
-  p.out_rows = out.rows;
+  NormParams& p = pc.params;
+  p = NormParams{};
+  p.input = pc.input.view.data_ptr();
+  p.out = pc.out.view.data_ptr();
+  p.input_rows = pc.input.rows;
+  p.out_rows = pc.out.rows;
   if (add) {
-    p.residual_in = residual_in.view.data_ptr();
-    p.residual_out = residual_out.view.data_ptr();
-    p.residual_in_rows = residual_in.rows;
-    p.residual_out_rows = residual_out.rows;
+    p.residual_in = pc.residual_in.view.data_ptr();
+    p.residual_out = pc.residual_out.view.data_ptr();
+    p.residual_in_rows = pc.residual_in.rows;
+    p.residual_out_rows = pc.residual_out.rows;
   }
   p.weight = c.weight.data_ptr();
   p.weight_stride = hidden > 1 ? c.weight.stride(0) : 1;
@@ -125,14 +118,21 @@ void run_row_norm(const NormCall& c) {
   p.model_sensitive = static_cast<int32_t>(c.model_sensitive);
   p.dtype = dtype_of(c.input);
   p.variant = c.variant;
+  return pc;
+}
+
+void run_row_norm(const NormCall& c) {
+  const PlannedCall pc = plan_call(c);
+  if (pc.empty) return;
+  if (pc.gathered) g_gather_calls.fetch_add(1, std::memory_order_relaxed);
 
   if (c.input.is_cpu())
-    norm_rows_cpu(p);
+    norm_rows_cpu(pc.params);
   else
-    launch_row_norm_gpu(p, c.input);
+    launch_row_norm_gpu(pc.params, c.input);
 
-  if (out.gathered) c.out.copy_(out.view);
-  if (add && residual_out.gathered) c.residual_out.copy_(residual_out.view);
+  if (pc.out.gathered) c.out.copy_(pc.out.view);
+  if (pc.residual_out.gathered) c.residual_out.copy_(pc.residual_out.view);
 }
 
 int64_t gather_fallback_count() { return g_gather_calls.load(); }

@@ -16,6 +16,24 @@ struct NormCall {
   int64_t model_sensitive;
 };
 
+// A tensor argument as the backend sees it: the caller's view when its rows
+// can be described, else a contiguous stand-in (gathered for inputs, copied
+// back for outputs).
+struct Operand {
+  at::Tensor view;
+  RowLayout rows{};
+  bool gathered = false;
+};
+
+// Checks a call and describes it to a backend (the gather, if any, is done).
+struct PlannedCall {
+  bool empty = false;  // zero rows: nothing to launch
+  bool gathered = false;
+  Operand input, out, residual_in, residual_out;
+  NormParams params{};
+};
+PlannedCall plan_call(const NormCall& call);
+
 void run_row_norm(const NormCall& call);
 
 // Calls that had to gather a view into a contiguous buffer (last-dim stride

@@ -28,6 +28,11 @@ AITER_HD constexpr int max_cached_bytes(NormVariant v) {
   return v == NormVariant::kAddRms ? 64 : 128;
 }
 constexpr int kShortRowBlockThreads = 256;
+constexpr int kMaxBlockThreads = 1024;
+
+// Warps a block of kMaxBlockThreads holds at a warp width: the size of the
+// kernels' cross-warp reduction scratch.
+#define AITER_MAX_WARPS_PER_BLOCK_FOR(warp) (aiter::kMaxBlockThreads / (warp))
 constexpr int kVectorBytes = 16;
 
 struct LaunchConfig {
@@ -126,22 +131,24 @@ inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p)
 
 // --- the thread -> element map (kernels and simulation) -------------------
 
-// Row handled by `thread` of `block` in its `iteration`-th pass over the grid
-// (may be >= rows in the last pass: those threads load and store nothing).
-AITER_HD int64_t row_of(const LaunchConfig& c, int64_t block, int thread, int64_t iteration) {
-  return (block + iteration * c.grid) * c.rows_per_block + thread / c.lanes;
+// Blocks walk row groups blockIdx, blockIdx + grid, ... while this holds
+// (uniform across the block, so block-wide barriers inside are safe).
+AITER_HD bool row_group_in_range(const LaunchConfig& c, int64_t group, int64_t rows) {
+  return group * c.rows_per_block < rows;
 }
 
-// Number of passes every block makes (uniform, so block-wide barriers are safe).
-AITER_HD int64_t passes(const LaunchConfig& c, int64_t rows) {
-  const int64_t per_pass = c.grid * c.rows_per_block;
-  return (rows + per_pass - 1) / per_pass;
+// Row handled by `thread` in row group `group` (may be >= rows in the last
+// group: such threads load and store nothing but join the reductions).
+AITER_HD int64_t row_of(const LaunchConfig& c, int64_t group, int thread) {
+  return group * c.rows_per_block + thread / c.lanes;
 }
 
 // Vector index within the row of a thread's k-th chunk.
 AITER_HD int64_t chunk_of(const LaunchConfig& c, int thread, int64_t k) {
   return (thread % c.lanes) + k * c.lanes;
 }
+
+AITER_HD bool chunk_in_row(const LaunchConfig& c, int64_t chunk) { return chunk < c.chunks_per_row; }
 
 // Chunk slots a thread walks per row: the register cache, or enough to cover
 // the row when streaming.

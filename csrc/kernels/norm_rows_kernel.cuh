@@ -156,12 +156,12 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T)))
 #pragma unroll
     for (int k = 0; k < CACHED; ++k) {
       const int64_t chunk = chunk_of(c, t, k);
-      if (chunk < c.chunks_per_row) w[k] = load_weight<T, VEC>(p, chunk);
+      if (chunk_in_row(c, chunk)) w[k] = load_weight<T, VEC>(p, chunk);
     }
   }
 
-  for (int64_t group = blockIdx.x; group * c.rows_per_block < p.rows; group += c.grid) {
-    const int64_t row = row_of(c, group, t, 0);
+  for (int64_t group = blockIdx.x; row_group_in_range(c, group, p.rows); group += c.grid) {
+    const int64_t row = row_of(c, group, t);
     const bool active = row < p.rows;
     const RowPointers<T> ptrs = row_pointers<T, VARIANT>(p, active ? row : 0);
     float ss = 0.f;
@@ -170,7 +170,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T)))
 #pragma unroll
       for (int k = 0; k < CACHED; ++k) {
         const int64_t chunk = chunk_of(c, t, k);
-        if (active && chunk < c.chunks_per_row) {
+        if (active && chunk_in_row(c, chunk)) {
           x[k] = load_row_chunk<T, VEC, VARIANT>(ptrs, chunk);
           ss += sum_squares<T, VEC>(x[k]);
         }
@@ -180,7 +180,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T)))
 #pragma unroll
       for (int k = 0; k < CACHED; ++k) {
         const int64_t chunk = chunk_of(c, t, k);
-        if (active && chunk < c.chunks_per_row)
+        if (active && chunk_in_row(c, chunk))
           store_normed<T, VEC>(p, ptrs, chunk, x[k],
                                kHoistWeight ? w[k] : load_weight<T, VEC>(p, chunk), inv);
       }
@@ -188,14 +188,14 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T)))
       const int64_t slots = chunk_slots(c);
       for (int64_t k = 0; k < slots; ++k) {
         const int64_t chunk = chunk_of(c, t, k);
-        if (active && chunk < c.chunks_per_row)
+        if (active && chunk_in_row(c, chunk))
           ss += sum_squares<T, VEC>(load_row_chunk<T, VEC, VARIANT>(ptrs, chunk));
       }
       ss = whole_block ? block_sum(ss, scratch, parity) : group_sum(ss, c.lanes);
       const float inv = inv_rms(ss, p.hidden, p.epsilon);
       for (int64_t k = 0; k < slots; ++k) {
         const int64_t chunk = chunk_of(c, t, k);
-        if (active && chunk < c.chunks_per_row)
+        if (active && chunk_in_row(c, chunk))
           store_normed<T, VEC>(p, ptrs, chunk, reload_row_chunk<T, VEC, VARIANT>(ptrs, chunk),
                                load_weight<T, VEC>(p, chunk), inv);
       }

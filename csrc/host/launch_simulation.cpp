@@ -1,0 +1,113 @@
+#include "launch_simulation.h"
+
+#include "message.h"
+
+namespace aiter {
+namespace {
+
+// Elements from a view's data pointer to its last element, inclusive.
+int64_t span_of(const at::Tensor& t) {
+  if (!t.defined() || t.numel() == 0) return 0;
+  int64_t last = 0;
+  for (int64_t d = 0; d < t.dim(); ++d) last += (t.size(d) - 1) * t.stride(d);
+  return last + 1;
+}
+
+AccessCounts zero_counts(const at::Tensor& t) {
+  const auto opts = at::TensorOptions().dtype(at::kInt);
+  return {at::zeros({span_of(t)}, opts), at::zeros({span_of(t)}, opts)};
+}
+
+struct Recorder {
+  const LaunchConfig& c;
+  int64_t elem_size;
+  SimulationResult* result;
+
+  void touch(const void* base, const RowLayout& rows, const at::Tensor& counts, int64_t row,
+             int64_t chunk) {
+    const int64_t first = row_offset(rows, row) + chunk * c.vec;
+    const auto address = reinterpret_cast<uintptr_t>(base) + first * elem_size;
+    if (address % static_cast<uintptr_t>(c.vec * elem_size) != 0) ++result->misaligned_vectors;
+    int32_t* n = counts.data_ptr<int32_t>();
+    const int64_t span = counts.numel();
+    for (int64_t i = 0; i < c.vec; ++i) {
+      if (first + i < 0 || first + i >= span)
+        ++result->outside_span;
+      else
+        ++n[first + i];
+    }
+  }
+};
+
+std::string check_shape(const LaunchConfig& c, const TargetInfo& t, int64_t elem_size) {
+  std::string v;
+  if (c.lanes <= t.warp_size) {
+    if (t.warp_size % c.lanes != 0) v += "a row's lanes straddle warps; ";
+    if (c.threads % t.warp_size != 0) v += "block is not whole warps; ";
+  } else if (c.threads != c.lanes || c.threads % t.warp_size != 0) {
+    v += "block-wide rows need threads == lanes, a multiple of the warp; ";
+  }
+  if (c.threads > max_block_threads(static_cast<int>(c.chunks * c.vec * elem_size)))
+    v += "block larger than the kernel's launch bounds; ";
+  if (c.threads / t.warp_size > AITER_MAX_WARPS_PER_BLOCK_FOR(t.warp_size))
+    v += "more warps than the reduction scratch holds; ";
+  if (c.chunks > 0 && c.chunks * c.lanes < c.chunks_per_row) v += "cache too small for the row; ";
+  return v;
+}
+
+}  // namespace
+
+SimulationResult simulate_launch(const NormCall& call, const TargetInfo& target,
+                                 int64_t blocks_per_sm) {
+  const PlannedCall pc = plan_call(call);
+  SimulationResult r;
+  r.input = zero_counts(call.input);
+  r.out = zero_counts(call.out);
+  const bool add = call.variant == NormVariant::kAddRms;
+  if (add) {
+    r.residual_in = zero_counts(call.residual_in);
+    r.residual_out = zero_counts(call.residual_out);
+  }
+  if (pc.empty) return r;
+  TORCH_CHECK_VALUE(!pc.gathered, aiter::message("simulate_launch: views must be zero-copy"));
+
+  const NormParams& p = pc.params;
+  LaunchConfig c = choose_launch(target, p);
+  if (blocks_per_sm > 0) set_grid(&c, p.rows, target.sm_count, blocks_per_sm);
+  r.config = c;
+  const int64_t elem = dtype_size(p.dtype);
+  r.shape_violations = check_shape(c, target, elem);
+  Recorder rec{c, elem, &r};
+
+  // The kernel's loop nest (norm_rows_kernel), access by access.
+  for (int64_t block = 0; block < c.grid; ++block) {
+    for (int t = 0; t < c.threads; ++t) {
+      for (int64_t group = block; row_group_in_range(c, group, p.rows); group += c.grid) {
+        const int64_t row = row_of(c, group, t);
+        if (row >= p.rows) continue;  // inactive: joins reductions only
+        for (int64_t k = 0; k < chunk_slots(c); ++k) {
+          const int64_t chunk = chunk_of(c, t, k);
+          if (!chunk_in_row(c, chunk)) continue;
+          // Prologue: load_row_chunk.
+          rec.touch(p.input, p.input_rows, r.input.reads, row, chunk);
+          if (add) {
+            rec.touch(p.residual_in, p.residual_in_rows, r.residual_in.reads, row, chunk);
+            rec.touch(p.residual_out, p.residual_out_rows, r.residual_out.writes, row, chunk);
+          }
+          // Streamed rows re-read in pass two (reload_row_chunk).
+          if (c.chunks == 0) {
+            if (add)
+              rec.touch(p.residual_out, p.residual_out_rows, r.residual_out.reads, row, chunk);
+            else
+              rec.touch(p.input, p.input_rows, r.input.reads, row, chunk);
+          }
+          // Epilogue: store_normed.
+          rec.touch(p.out, p.out_rows, r.out.writes, row, chunk);
+        }
+      }
+    }
+  }
+  return r;
+}
+
+}  // namespace aiter
