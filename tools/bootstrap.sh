@@ -8,5 +8,7 @@ PY=${PYTHON:-python3}
 if ! "$PY" -c "import torch" 2>/dev/null; then
   "$PY" -m pip install -q torch==2.13.0
 fi
-"$PY" -m pip install -q pybind11 ninja pytest hypothesis
-"$PY" -m pip install -q --no-build-isolation -e .
+"$PY" -m pip install -q pybind11 ninja pytest hypothesis || echo "bootstrap: pip could not install the tools; using what is installed"
+# An editable install; where pip cannot (an offline machine whose pip wants
+# build dependencies), build the extension in place instead.
+"$PY" -m pip install -q --no-build-isolation -e . || "$PY" setup.py -q build_ext --inplace
