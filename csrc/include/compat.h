@@ -58,7 +58,12 @@ template <> __device__ __forceinline__ compat_half from_float<compat_half>(float
   return __float2half_rn(v);
 }
 template <> __device__ __forceinline__ compat_bf16 from_float<compat_bf16>(float v) {
+#if defined(AITER_HIP)
+  // hip_bf16.h has no _rn spelling; its __float2bfloat16 rounds to nearest even.
+  return __float2bfloat16(v);
+#else
   return __float2bfloat16_rn(v);
+#endif
 }
 
 // Global accesses for data touched once: loads bypass L1 allocation (the row

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #if defined(__CUDACC__) || defined(__HIPCC__)
-#define AITER_HD __host__ __device__ __forceinline__
+#define AITER_HD __host__ __device__ inline __attribute__((always_inline))
 #else
 #define AITER_HD inline
 #endif
