@@ -20,7 +20,8 @@ struct TargetInfo {
 // Register-cached vectors per thread the kernels are instantiated for, and the
 // bytes of row a thread may hold in registers; a row needing more is streamed
 // in two passes (chunks == 0).
-constexpr int kMaxCachedChunks = 16;
+// 8: sixteen scalar chunks spilled VGPRs on gfx90a under a 1024-thread bound.
+constexpr int kMaxCachedChunks = 8;
 
 // Bytes of row one thread holds in registers: the fused add keeps two inputs
 // in flight per chunk, so it gets half.

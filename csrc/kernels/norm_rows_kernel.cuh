@@ -226,7 +226,7 @@ int resident_blocks_per_sm(Kernel kernel, int threads) {
 // Instantiated only where the row slice a thread caches fits max_cached_bytes.
 template <typename T, int VEC, int CACHED, NormVariant VARIANT>
 int launch_cached(const NormParams& p, LaunchConfig c, int sm_count, compat_stream_t stream) {
-  if constexpr (CACHED * VEC * sizeof(T) <= max_cached_bytes(VARIANT)) {
+  if constexpr (CACHED <= kMaxCachedChunks && CACHED * VEC * sizeof(T) <= max_cached_bytes(VARIANT)) {
     auto kernel = norm_rows_kernel<T, VEC, CACHED, VARIANT>;
     set_grid(&c, p.rows, sm_count, resident_blocks_per_sm(kernel, c.threads));
     kernel<<<dim3(static_cast<unsigned>(c.grid)), dim3(c.threads), 0, stream>>>(p, c);
@@ -244,7 +244,6 @@ int launch_with_vec(const NormParams& p, const LaunchConfig& c, int sm_count, co
     case 2: return launch_cached<T, VEC, 2, VARIANT>(p, c, sm_count, stream);
     case 4: return launch_cached<T, VEC, 4, VARIANT>(p, c, sm_count, stream);
     case 8: return launch_cached<T, VEC, 8, VARIANT>(p, c, sm_count, stream);
-    case 16: return launch_cached<T, VEC, 16, VARIANT>(p, c, sm_count, stream);
   }
   return -1;
 }

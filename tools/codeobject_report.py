@@ -1,0 +1,279 @@
+#!/usr/bin/env python3
+"""Check and tabulate AMDGPU code objects of the row-norm kernels (stdlib only).
+
+Reads the AMDGPU metadata note of each code object (`llvm-readelf --notes`,
+the YAML-ish "amdhsa.kernels" list), groups kernels by target, and fails
+(exit 1) unless, for every target:
+  * every expected aiter::norm_rows_kernel<T, VEC, CACHED, VARIANT>
+    instantiation is present, and no unexpected one is;
+  * every kernel has .wavefront_size 64;
+  * every kernel has .private_segment_fixed_size (scratch) 0 and
+    .vgpr_spill_count 0, i.e. no spills to memory. Spilling kernels are
+    listed with their sizes before failing.
+SGPR spills (.sgpr_spill_count) go to VGPR lanes, not memory; they are shown
+in the table but do not fail the check.
+
+Usage:
+  codeobject_report.py [--readelf llvm-readelf-19] [--cxxfilt llvm-cxxfilt-19]
+                       [--targets gfx942,gfx90a] FILE...
+FILE is a code object (readelf is run on it) or, if it ends in .notes or
+.txt, text already produced by `llvm-readelf --notes`.
+"""
+import argparse
+import collections
+import os
+import re
+import subprocess
+import sys
+
+# --- what the sources instantiate --------------------------------------------
+# csrc/kernels/norm_rows_kernel.cuh instantiates norm_rows_kernel for
+#   T       float, __half, __hip_bfloat16
+#   VEC     kVectorBytes / sizeof(T) (16-byte accesses) and 1
+#   CACHED  0 and powers of two up to kMaxCachedChunks, only where
+#           CACHED * VEC * sizeof(T) <= max_cached_bytes(VARIANT)
+#   VARIANT kRms (0), kAddRms (1)
+# kMaxCachedChunks, kVectorBytes and max_cached_bytes are read from
+# csrc/include/launch_config.h, so the expected set follows the sources.
+LAUNCH_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "csrc", "include",
+                             "launch_config.h")
+DTYPES = {"float": ("f32", 4), "__half": ("f16", 2), "__hip_bfloat16": ("bf16", 2)}
+VARIANTS = {0: "rms", 1: "add_rms"}
+
+
+def read_launch_rules(path=LAUNCH_CONFIG):
+    text = open(path, encoding="utf-8").read()
+    max_chunks = int(re.search(r"constexpr int kMaxCachedChunks = (\d+);", text).group(1))
+    vector_bytes = int(re.search(r"constexpr int kVectorBytes = (\d+);", text).group(1))
+    add_bytes, rms_bytes = map(int, re.search(
+        r"return v == NormVariant::kAddRms \? (\d+) : (\d+);", text).groups())
+    cached = (0,) + tuple(1 << i for i in range(max_chunks.bit_length()) if (1 << i) <= max_chunks)
+    return vector_bytes, cached, {0: rms_bytes, 1: add_bytes}
+
+
+VECTOR_BYTES, CACHED_CHUNKS, MAX_CACHED_BYTES = read_launch_rules()
+
+# --- occupancy model (gfx90a / gfx942, wave64) --------------------------------
+# Per SIMD: 512 VGPRs per lane, one file shared by architectural VGPRs and
+# AGPRs (.vgpr_count in the metadata is already that unified total, LLVM's
+# NumVGPRsForWavesPerEU), allocated in granules of 8; at most 8 waves per
+# SIMD (LLVM AMDGPUBaseInfo: getTotalNumVGPRs 512, getVGPRAllocGranule 8,
+# getMaxWavesPerEU 8 for GFX90A-class targets).
+#   waves(VGPR) = min(8, floor(512 / roundup(vgpr_count, 8)))
+# SGPRs (800 per SIMD on gfx9) give LLVM's GCNSubtarget::getOccupancyWithNumSGPRs
+# table for gfx8/gfx9: <= 80 -> 10, <= 88 -> 9, <= 100 -> 8, else 7 waves;
+# .sgpr_count includes VCC / FLAT_SCRATCH / XNACK_MASK. "waves" is the
+# smaller of the two. LDS and block size are not modelled (these kernels use
+# 128 bytes of LDS).
+VGPRS_PER_SIMD = 512
+VGPR_GRANULE = 8
+MAX_WAVES_PER_SIMD = 8
+GFX9_SGPR_STEPS = ((80, 10), (88, 9), (100, 8))
+GFX9_SGPR_FLOOR = 7
+
+
+def waves_from_vgprs(vgprs):
+    granules = max(1, -(-vgprs // VGPR_GRANULE))
+    return min(MAX_WAVES_PER_SIMD, VGPRS_PER_SIMD // (granules * VGPR_GRANULE))
+
+
+def waves_from_sgprs(sgprs):
+    for limit, waves in GFX9_SGPR_STEPS:
+        if sgprs <= limit:
+            return min(MAX_WAVES_PER_SIMD, waves)
+    return min(MAX_WAVES_PER_SIMD, GFX9_SGPR_FLOOR)
+
+
+def expected_kernels():
+    out = set()
+    for ctype, (_, size) in DTYPES.items():
+        for vec in (VECTOR_BYTES // size, 1):
+            for variant in VARIANTS:
+                for cached in CACHED_CHUNKS:
+                    if cached * vec * size <= MAX_CACHED_BYTES[variant]:
+                        out.add((ctype, vec, cached, variant))
+    return out
+
+
+# --- parsing --------------------------------------------------------------------
+KERNEL_KEY = re.compile(r"^  - \.([\w.]+):\s*(.*)$")  # first key of a list item
+FIELD_KEY = re.compile(r"^    \.([\w.]+):\s*(.*)$")   # further top-level keys
+TARGET = re.compile(r"^amdhsa\.target:\s*(\S+)")
+
+
+def parse_notes(text):
+    """Returns (target, [kernel dict]) from `llvm-readelf --notes` output."""
+    target = None
+    kernels = []
+    in_kernels = False
+    for line in text.splitlines():
+        m = TARGET.match(line)
+        if m:
+            target = m.group(1).strip("'\"")
+        if line.startswith("amdhsa.kernels:"):
+            in_kernels = True
+            continue
+        if not in_kernels:
+            continue
+        if line and not line.startswith(" "):  # next top-level key: list ended
+            in_kernels = False
+            continue
+        m = KERNEL_KEY.match(line)
+        if m:
+            kernels.append({m.group(1): m.group(2).strip("'\"")})
+            continue
+        m = FIELD_KEY.match(line)
+        if m and kernels:
+            kernels[-1][m.group(1)] = m.group(2).strip("'\"")
+    if target is None:
+        raise ValueError("no amdhsa.target in the notes")
+    # "amdgcn-amd-amdhsa--gfx942:xnack-" -> "gfx942"
+    arch = target.rsplit("-", 1)[-1].split(":")[0]
+    return arch, kernels
+
+
+def read_notes(path, readelf):
+    if path.endswith((".notes", ".txt")):
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    return subprocess.run([readelf, "--notes", path], check=True, capture_output=True,
+                          text=True).stdout
+
+
+def demangle(names, cxxfilt):
+    if not names:
+        return {}
+    out = subprocess.run([cxxfilt], input="\n".join(names) + "\n", check=True,
+                         capture_output=True, text=True).stdout.splitlines()
+    if len(out) != len(names):
+        raise RuntimeError(f"{cxxfilt} returned {len(out)} lines for {len(names)} names")
+    return dict(zip(names, out))
+
+
+# void aiter::norm_rows_kernel<float, 4, 0, (aiter::NormVariant)0>(aiter::NormParams, ...)
+NORM_KERNEL = re.compile(
+    r"aiter::norm_rows_kernel<(?P<t>[\w:]+), (?P<vec>\d+), (?P<cached>\d+), "
+    r"\(aiter::NormVariant\)(?P<variant>\d+)>\(")
+
+
+def kernel_key(demangled):
+    m = NORM_KERNEL.search(demangled)
+    if not m:
+        return None
+    t = m.group("t").split("::")[-1]
+    return (t, int(m.group("vec")), int(m.group("cached")), int(m.group("variant")))
+
+
+def short_name(key):
+    t, vec, cached, variant = key
+    return f"{DTYPES.get(t, (t,))[0]} vec{vec} cached{cached} {VARIANTS.get(variant, variant)}"
+
+
+def sort_key(key):
+    t, vec, cached, variant = key
+    order = list(DTYPES)
+    return (order.index(t) if t in order else len(order), variant, -vec, cached)
+
+
+def as_int(kernel, field):
+    v = kernel.get(field)
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return None
+
+
+# --- report -------------------------------------------------------------------
+COLUMNS = ("kernel", "VGPR", "AGPR", "SGPR", "SGPRspill", "VGPRspill", "LDS B", "scratch B",
+           "waves(VGPR)", "waves")
+
+
+def print_table(arch, rows):
+    rows = [tuple(str(c) for c in r) for r in rows]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(COLUMNS)]
+
+    def fmt(cells):
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths)))
+
+    print(f"\n== {arch}: {len(rows)} kernels "
+          "(waves per SIMD: VGPR limit, and min of VGPR and SGPR limits)")
+    print(fmt(COLUMNS))
+    print(fmt(["-" * w for w in widths]))
+    for r in rows:
+        print(fmt(r))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("files", nargs="+")
+    ap.add_argument("--readelf", default="llvm-readelf-19")
+    ap.add_argument("--cxxfilt", default="llvm-cxxfilt-19")
+    ap.add_argument("--targets", default="gfx942,gfx90a",
+                    help="comma-separated targets that must all be present")
+    args = ap.parse_args(argv)
+
+    by_target = collections.defaultdict(list)  # arch -> [(file, kernel dict)]
+    for path in args.files:
+        arch, kernels = parse_notes(read_notes(path, args.readelf))
+        by_target[arch].extend((path, k) for k in kernels)
+        print(f"{path}: {arch}, {len(kernels)} kernels")
+
+    names = sorted({k.get("name", "") for ks in by_target.values() for _, k in ks})
+    pretty = demangle(names, args.cxxfilt)
+    expected = expected_kernels()
+    failures = []
+
+    for arch in [t for t in args.targets.split(",") if t]:
+        if arch not in by_target:
+            failures.append(f"{arch}: no code object for this target")
+    for arch in sorted(by_target):
+        seen = collections.Counter()
+        rows = []
+        for path, k in by_target[arch]:
+            name = k.get("name", "?")
+            key = kernel_key(pretty.get(name, name))
+            label = short_name(key) if key else pretty.get(name, name)
+            if key is None:
+                failures.append(f"{arch}: kernel not recognised: {pretty.get(name, name)}")
+            else:
+                seen[key] += 1
+            vgpr, agpr, sgpr = as_int(k, "vgpr_count"), as_int(k, "agpr_count"), as_int(k, "sgpr_count")
+            scratch = as_int(k, "private_segment_fixed_size")
+            vspill, sspill = as_int(k, "vgpr_spill_count"), as_int(k, "sgpr_spill_count")
+            wave = as_int(k, "wavefront_size")
+            if wave != 64:
+                failures.append(f"{arch}: {label}: .wavefront_size {wave}, expected 64")
+            if scratch != 0 or (vspill or 0) != 0:
+                failures.append(f"{arch}: {label}: spills: scratch {scratch} bytes per lane, "
+                                f"{vspill} VGPRs spilled, {sspill} SGPRs spilled ({os.path.basename(path)})")
+            if k.get("uses_dynamic_stack") == "true":
+                failures.append(f"{arch}: {label}: uses a dynamic stack")
+            wv = waves_from_vgprs(vgpr) if vgpr is not None else "?"
+            ws = min(wv, waves_from_sgprs(sgpr)) if vgpr is not None and sgpr is not None else "?"
+            rows.append((key or (label,), (label, vgpr, agpr, sgpr, sspill, vspill,
+                                          as_int(k, "group_segment_fixed_size"), scratch, wv, ws)))
+        rows.sort(key=lambda r: sort_key(r[0]) if len(r[0]) == 4 else (99, 0, 0, 0))
+        print_table(arch, [r for _, r in rows])
+        for key in sorted(expected - set(seen), key=sort_key):
+            failures.append(f"{arch}: missing kernel: {short_name(key)}")
+        for key in sorted(set(seen) - expected, key=sort_key):
+            failures.append(f"{arch}: unexpected kernel (update the expected list?): {short_name(key)}")
+        for key, n in seen.items():
+            if n > 1:
+                failures.append(f"{arch}: {short_name(key)} appears in {n} code objects")
+
+    if failures:
+        print(f"\nFAILED: {len(failures)} problem(s)")
+        for f in failures:
+            print("  " + f)
+        return 1
+    total = sum(len(v) for v in by_target.values())
+    print(f"\nOK: {total} kernels on {', '.join(sorted(by_target))}: all expected instantiations, "
+          "wave64, no scratch, no VGPR spills")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
