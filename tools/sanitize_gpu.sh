@@ -14,7 +14,7 @@ for tool in memcheck racecheck initcheck synccheck; do
     python3 -m pytest tests -q -p no:cacheprovider -k "$SELECT" >"$log" 2>&1
   rc=$?
   tests=$(grep -E "passed|failed" "$log" | tail -1)
-  errors=$(grep -E "ERROR SUMMARY" "$log" | tail -1)
+  errors=$(grep -E "(ERROR|RACECHECK) SUMMARY" "$log" | tail -1)
   echo "$tool: rc=$rc; ${errors:-no summary}; ${tests:-no pytest summary}"
   [ $rc -ne 0 ] && { status=1; grep -E "=========" "$log" | head -20; }
   rm -f "$log"
