@@ -62,6 +62,7 @@ setup(
     long_description=read("README.md"),
     long_description_content_type="text/markdown",
     license="MIT",
+    license_files=["LICENSE"],
     packages=find_packages(include=["aiter", "aiter.*"]),
     python_requires=">=3.9",
     install_requires=["torch"],
