@@ -40,22 +40,21 @@ def _empty_out(input, public: str) -> Tensor:
     return torch.empty_like(input, memory_format=torch.contiguous_format)
 
 
-def rms_norm(input: Tensor, weight: Tensor, epsilon: float, use_model_sensitive_rmsnorm: int = 0) -> Tensor:
-    out = _empty_out(input, "rms_norm")
+def _rms_norm_to_new(public: str, input, weight, epsilon, use_model_sensitive_rmsnorm) -> Tensor:
+    out = _empty_out(input, public)
     try:
         _rmsnorm(out, input, weight, epsilon, False, use_model_sensitive_rmsnorm)
     except _ERRORS as e:
-        raise _renamed(e, "rmsnorm", "rms_norm") from None
+        raise _renamed(e, "rmsnorm", public) from None
     return out
+
+
+def rms_norm(input: Tensor, weight: Tensor, epsilon: float, use_model_sensitive_rmsnorm: int = 0) -> Tensor:
+    return _rms_norm_to_new("rms_norm", input, weight, epsilon, use_model_sensitive_rmsnorm)
 
 
 def rmsnorm2d_fwd(input: Tensor, weight: Tensor, epsilon: float, use_model_sensitive_rmsnorm: int = 0) -> Tensor:
-    out = _empty_out(input, "rmsnorm2d_fwd")
-    try:
-        _rmsnorm(out, input, weight, epsilon, False, use_model_sensitive_rmsnorm)
-    except _ERRORS as e:
-        raise _renamed(e, "rmsnorm", "rmsnorm2d_fwd") from None
-    return out
+    return _rms_norm_to_new("rmsnorm2d_fwd", input, weight, epsilon, use_model_sensitive_rmsnorm)
 
 
 def rmsnorm2d_fwd_with_add(
