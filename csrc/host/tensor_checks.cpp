@@ -10,6 +10,10 @@ namespace aiter {
 
 std::string describe(const at::Tensor& t) {
   if (!t.defined()) return "an undefined tensor";
+  // Sparse CSR/CSC/BSR tensors throw from strides(): describe them by layout.
+  if (t.layout() != at::kStrided)
+    return message("shape ", t.sizes(), ", layout ", t.layout(), ", dtype ", t.scalar_type(),
+                   ", device ", t.device());
   return message("shape ", t.sizes(), ", stride ", t.strides(), ", dtype ", t.scalar_type(),
                  ", device ", t.device());
 }
@@ -48,7 +52,8 @@ void check_rows_tensor(const char* op, const char* name, const at::Tensor& t,
 void check_weight(const char* op, const at::Tensor& weight, const at::Tensor& input) {
   TORCH_CHECK_TYPE(weight.defined(), aiter::message(op, ": argument 'weight' is an undefined tensor"));
   TORCH_CHECK_VALUE(weight.layout() == at::kStrided, aiter::message(op,
-                    ": argument 'weight' must be a strided tensor (", describe(weight), ")"));
+                    ": argument 'weight' must be a strided (dense) tensor, got layout ",
+                    weight.layout(), " (", describe(weight), ")"));
   TORCH_CHECK_VALUE(weight.dim() == 1 && weight.size(0) == input.size(-1), aiter::message(op,
                     ": argument 'weight' must be 1-d of length hidden = ", input.size(-1), " (",
                     describe(weight), ")"));
