@@ -31,9 +31,8 @@ def want_gpu():
 
 
 def extension():
-    host_sources = ["csrc/bindings.cpp"] + sorted(glob.glob("csrc/host/*.cpp")) + sorted(
-        glob.glob("csrc/cpu/*.cpp")
-    )
+    # csrc/*.cpp are the bindings (torch.library ops, the eager pybind entry).
+    host_sources = sorted(glob.glob("csrc/*.cpp") + glob.glob("csrc/host/*.cpp") + glob.glob("csrc/cpu/*.cpp"))
     cxx = ["-O3", "-std=c++17"]
     include_dirs = [os.path.join(HERE, "csrc"), os.path.join(HERE, "csrc", "include")]
     if not want_gpu():

@@ -6,6 +6,7 @@
 #include <torch/extension.h>
 #include <torch/library.h>
 
+#include "eager_bindings.h"
 #include "host/gpu_launch.h"
 #include "host/launch_simulation.h"
 #include "host/message.h"
@@ -151,4 +152,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("residual_out") = py::none(), py::arg("warp_size"), py::arg("sm_count"),
         py::arg("max_threads_per_sm"), py::arg("blocks_per_sm") = 0);
   m.attr("max_row_dims") = aiter::kMaxRowDims;
+  aiter::register_eager_entries(m);
 }

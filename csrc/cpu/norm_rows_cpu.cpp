@@ -27,7 +27,7 @@ void norm_rows_typed(const NormParams& p) {
       const T* in = static_cast<const T*>(p.input) + row_offset(p.input_rows, row);
       T* out = static_cast<T*>(p.out) + row_offset(p.out_rows, row);
       const T* source = in;  // what the norm is taken over
-      float ss = 0.f;
+      double ss = 0.0;  // double: a sequential fp32 sum drifts at hidden ~1e6
       if constexpr (VARIANT == NormVariant::kAddRms) {
         const T* res = static_cast<const T*>(p.residual_in) + row_offset(p.residual_in_rows, row);
         T* res_out = static_cast<T*>(p.residual_out) + row_offset(p.residual_out_rows, row);
@@ -35,16 +35,16 @@ void norm_rows_typed(const NormParams& p) {
           const T sum = static_cast<T>(static_cast<float>(in[i]) + static_cast<float>(res[i]));
           res_out[i] = sum;
           const float f = static_cast<float>(sum);
-          ss += f * f;
+          ss += static_cast<double>(f) * f;
         }
         source = res_out;
       } else {
         for (int64_t i = 0; i < p.hidden; ++i) {
           const float f = static_cast<float>(in[i]);
-          ss += f * f;
+          ss += static_cast<double>(f) * f;
         }
       }
-      const float inv = inv_rms(ss, p.hidden, p.epsilon);
+      const float inv = inv_rms(static_cast<float>(ss), p.hidden, p.epsilon);
       for (int64_t i = 0; i < p.hidden; ++i) {
         const float w = static_cast<float>(weight[i * p.weight_stride]);
         out[i] = static_cast<T>(scale_element(static_cast<float>(source[i]), inv, w, p.gemma,
