@@ -45,6 +45,8 @@ def extension():
         device_flags = ["-O3", "-std=c++17"] + [f"--offload-arch={a}" for a in archs]
     else:
         device_flags = ["-O3", "-std=c++17", "-lineinfo"]
+    # Extra device flags for experiments, e.g. AITER_DEVICE_FLAGS=-DAITER_PREFETCH_NEXT_ROW=0.
+    device_flags += os.environ.get("AITER_DEVICE_FLAGS", "").split()
     return cpp_extension.CUDAExtension(
         "aiter._C",
         host_sources + kernel_sources,

@@ -4,6 +4,10 @@
 
 #include "message.h"
 
+#include <cstdlib>
+#include <sstream>
+#include <string>
+
 #ifdef AITER_WITH_GPU
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -16,12 +20,38 @@ namespace aiter {
 #ifdef AITER_WITH_GPU
 bool gpu_backend_available() { return true; }
 
+namespace {
+// AITER_LAUNCH_TUNE="short_chunks=2,long_chunks=4,short_threads=256,grid_waves=1"
+// overrides the launch policy (read once), for launch sweeps on a new GPU.
+TargetInfo tuned(TargetInfo t) {
+  const char* env = std::getenv("AITER_LAUNCH_TUNE");
+  if (env == nullptr) return t;
+  std::stringstream spec(env);
+  std::string item;
+  while (std::getline(spec, item, ',')) {
+    const auto eq = item.find('=');
+    TORCH_CHECK_VALUE(eq != std::string::npos, "AITER_LAUNCH_TUNE: expected key=value, got '", item, "'");
+    const std::string key = item.substr(0, eq);
+    const int value = std::stoi(item.substr(eq + 1));
+    if (key == "short_chunks") t.short_row_chunks = value;
+    else if (key == "long_chunks") t.long_row_chunks = value;
+    else if (key == "short_threads") t.short_row_threads = value;
+    else if (key == "grid_waves") t.grid_waves = value;
+    else TORCH_CHECK_VALUE(false, "AITER_LAUNCH_TUNE: unknown key '", key, "'");
+  }
+  return t;
+}
+}  // namespace
+
 void launch_row_norm_gpu(const NormParams& p, const at::Tensor& like) {
   const c10::cuda::CUDAGuard guard(like.device());
   const cudaDeviceProp* prop = at::cuda::getCurrentDeviceProperties();
   // The warp width comes from the device (64 on gfx9), never a constant.
-  const TargetInfo target{prop->warpSize, prop->multiProcessorCount,
-                          prop->maxThreadsPerMultiProcessor};
+  static const TargetInfo tuning = tuned(TargetInfo{});
+  TargetInfo target = tuning;
+  target.warp_size = prop->warpSize;
+  target.sm_count = prop->multiProcessorCount;
+  target.max_threads_per_sm = prop->maxThreadsPerMultiProcessor;
   const LaunchConfig config = choose_launch(target, p);
   const int rc = launch_norm_rows(p, config, target.sm_count, at::cuda::getCurrentCUDAStream().stream());
   TORCH_CHECK(rc == 0, aiter::message("aiter: no kernel built for vec=", config.vec, " chunks=", config.chunks));

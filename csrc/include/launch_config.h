@@ -15,6 +15,10 @@ struct TargetInfo {
   // and for long rows (4: 2 and 8 were 5-15 points of copy bandwidth slower).
   int short_row_chunks = 1;
   int long_row_chunks = 4;
+  int short_row_threads = 256;  // block size for short rows
+  // Blocks launched per resident block slot: 1 is a persistent grid (blocks
+  // loop over row groups); 0 launches one block per row group.
+  int grid_waves = 1;
 };
 
 // Register-cached vectors per thread the kernels are instantiated for, and the
@@ -28,7 +32,6 @@ constexpr int kMaxCachedChunks = 8;
 AITER_HD constexpr int max_cached_bytes(NormVariant v) {
   return v == NormVariant::kAddRms ? 64 : 128;
 }
-constexpr int kShortRowBlockThreads = 256;
 constexpr int kMaxBlockThreads = 1024;
 
 // Warps a block of kMaxBlockThreads holds at a warp width: the size of the
@@ -44,6 +47,7 @@ struct LaunchConfig {
   int rows_per_block;      // threads / lanes
   int64_t grid;            // blocks; each loops over row groups grid apart
   int64_t chunks_per_row;  // hidden / vec
+  int grid_waves;          // TargetInfo::grid_waves
 };
 
 inline bool aligned_to(const void* p, int64_t bytes) {
@@ -89,19 +93,20 @@ inline int round_up_cached_chunks(int64_t k, int64_t vec_bytes, NormVariant v) {
 }
 
 // Persistent grid: as many blocks as can be resident (blocks loop over row
-// groups), or fewer when there are fewer row groups. Launchers that know the
-// kernel's real occupancy call this again with it; a grid larger than what is
-// resident would run as a second, mostly idle wave.
+// groups) times grid_waves, or fewer when there are fewer row groups; with
+// grid_waves 0, one block per row group. Launchers that know the kernel's
+// real occupancy call this again with it.
 inline void set_grid(LaunchConfig* c, int64_t rows, int sm_count, int64_t blocks_per_sm) {
   if (blocks_per_sm < 1) blocks_per_sm = 1;
   const int64_t groups = ceil_div(rows, c->rows_per_block);
-  const int64_t resident = static_cast<int64_t>(sm_count) * blocks_per_sm;
-  c->grid = groups < resident ? groups : resident;
+  const int64_t resident = static_cast<int64_t>(sm_count) * blocks_per_sm * c->grid_waves;
+  c->grid = groups < resident || c->grid_waves == 0 ? groups : resident;
   if (c->grid < 1) c->grid = 1;
 }
 
 inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p) {
   LaunchConfig c;
+  c.grid_waves = target.grid_waves;
   c.vec = pick_vector_width(p);
   c.chunks_per_row = p.hidden / c.vec;
   const int64_t vec_bytes = c.vec * dtype_size(p.dtype);
@@ -112,7 +117,7 @@ inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p)
     c.lanes = next_pow2(ceil_div(c.chunks_per_row, target.short_row_chunks));
     if (c.lanes > warp) c.lanes = warp;
     c.chunks = round_up_cached_chunks(ceil_div(c.chunks_per_row, c.lanes), vec_bytes, p.variant);
-    c.threads = kShortRowBlockThreads;
+    c.threads = target.short_row_threads;
   } else {
     // Long rows: one block per row, about four vectors per thread in
     // registers so the row is read from memory once.

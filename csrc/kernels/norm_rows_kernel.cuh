@@ -140,6 +140,36 @@ __device__ __forceinline__ void store_normed(const NormParams& p, const RowPoint
   store_vec<T, VEC>(r.out, chunk * VEC, y);
 }
 
+#ifndef AITER_PREFETCH_NEXT_ROW
+#define AITER_PREFETCH_NEXT_ROW 1
+#endif
+
+// One thread's share of a row group kept in registers: its vectors (after the
+// prologue), their sum of squares and the row's pointers.
+template <typename T, int VEC, int CACHED>
+struct CachedRow {
+  Vec<T, VEC> x[CACHED];
+  RowPointers<T> ptrs;
+  float ss = 0.f;
+  bool active = false;
+
+  template <NormVariant VARIANT>
+  __device__ __forceinline__ void load(const NormParams& p, const LaunchConfig& c, int t, int64_t group) {
+    const int64_t row = row_of(c, group, t);
+    active = row < p.rows;
+    ptrs = row_pointers<T, VARIANT>(p, active ? row : 0);
+    ss = 0.f;
+#pragma unroll
+    for (int k = 0; k < CACHED; ++k) {
+      const int64_t chunk = chunk_of(c, t, k);
+      if (active && chunk_in_row(c, chunk)) {
+        x[k] = load_row_chunk<T, VEC, VARIANT>(ptrs, chunk);
+        ss += sum_squares<T, VEC>(x[k]);
+      }
+    }
+  }
+};
+
 template <typename T, int VEC, int CACHED, NormVariant VARIANT>
 __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T)))
     norm_rows_kernel(const NormParams p, const LaunchConfig c) {
@@ -160,45 +190,54 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T)))
     }
   }
 
+  if constexpr (CACHED > 0) {
+    // The row group's vectors are loaded (and the next group's prefetched,
+    // where registers allow) before this group's reduction, so each thread
+    // keeps a load in flight while it reduces and stores.
+    constexpr bool kPrefetch = AITER_PREFETCH_NEXT_ROW && CACHED * VEC * sizeof(T) <= 32;
+    int64_t group = blockIdx.x;
+    CachedRow<T, VEC, CACHED> cur;
+    if (row_group_in_range(c, group, p.rows)) cur.template load<VARIANT>(p, c, t, group);
+    for (; row_group_in_range(c, group, p.rows); group += c.grid) {
+      CachedRow<T, VEC, kPrefetch ? CACHED : 1> next;
+      if constexpr (kPrefetch)
+        if (row_group_in_range(c, group + c.grid, p.rows)) next.template load<VARIANT>(p, c, t, group + c.grid);
+      float ss = whole_block ? block_sum(cur.ss, scratch, parity) : group_sum(cur.ss, c.lanes);
+      const float inv = inv_rms(ss, p.hidden, p.epsilon);
+#pragma unroll
+      for (int k = 0; k < CACHED; ++k) {
+        const int64_t chunk = chunk_of(c, t, k);
+        if (cur.active && chunk_in_row(c, chunk))
+          store_normed<T, VEC>(p, cur.ptrs, chunk, cur.x[k],
+                               kHoistWeight ? w[k] : load_weight<T, VEC>(p, chunk), inv);
+      }
+      if constexpr (kPrefetch) {
+        cur = next;
+      } else if (row_group_in_range(c, group + c.grid, p.rows)) {
+        cur.template load<VARIANT>(p, c, t, group + c.grid);
+      }
+    }
+    return;
+  }
+  // Streamed rows (too long for registers): two passes over memory.
+  const int64_t slots = chunk_slots(c);
   for (int64_t group = blockIdx.x; row_group_in_range(c, group, p.rows); group += c.grid) {
     const int64_t row = row_of(c, group, t);
     const bool active = row < p.rows;
     const RowPointers<T> ptrs = row_pointers<T, VARIANT>(p, active ? row : 0);
     float ss = 0.f;
-    if constexpr (CACHED > 0) {
-      Vec<T, VEC> x[CACHED];
-#pragma unroll
-      for (int k = 0; k < CACHED; ++k) {
-        const int64_t chunk = chunk_of(c, t, k);
-        if (active && chunk_in_row(c, chunk)) {
-          x[k] = load_row_chunk<T, VEC, VARIANT>(ptrs, chunk);
-          ss += sum_squares<T, VEC>(x[k]);
-        }
-      }
-      ss = whole_block ? block_sum(ss, scratch, parity) : group_sum(ss, c.lanes);
-      const float inv = inv_rms(ss, p.hidden, p.epsilon);
-#pragma unroll
-      for (int k = 0; k < CACHED; ++k) {
-        const int64_t chunk = chunk_of(c, t, k);
-        if (active && chunk_in_row(c, chunk))
-          store_normed<T, VEC>(p, ptrs, chunk, x[k],
-                               kHoistWeight ? w[k] : load_weight<T, VEC>(p, chunk), inv);
-      }
-    } else {
-      const int64_t slots = chunk_slots(c);
-      for (int64_t k = 0; k < slots; ++k) {
-        const int64_t chunk = chunk_of(c, t, k);
-        if (active && chunk_in_row(c, chunk))
-          ss += sum_squares<T, VEC>(load_row_chunk<T, VEC, VARIANT>(ptrs, chunk));
-      }
-      ss = whole_block ? block_sum(ss, scratch, parity) : group_sum(ss, c.lanes);
-      const float inv = inv_rms(ss, p.hidden, p.epsilon);
-      for (int64_t k = 0; k < slots; ++k) {
-        const int64_t chunk = chunk_of(c, t, k);
-        if (active && chunk_in_row(c, chunk))
-          store_normed<T, VEC>(p, ptrs, chunk, reload_row_chunk<T, VEC, VARIANT>(ptrs, chunk),
-                               load_weight<T, VEC>(p, chunk), inv);
-      }
+    for (int64_t k = 0; k < slots; ++k) {
+      const int64_t chunk = chunk_of(c, t, k);
+      if (active && chunk_in_row(c, chunk))
+        ss += sum_squares<T, VEC>(load_row_chunk<T, VEC, VARIANT>(ptrs, chunk));
+    }
+    ss = whole_block ? block_sum(ss, scratch, parity) : group_sum(ss, c.lanes);
+    const float inv = inv_rms(ss, p.hidden, p.epsilon);
+    for (int64_t k = 0; k < slots; ++k) {
+      const int64_t chunk = chunk_of(c, t, k);
+      if (active && chunk_in_row(c, chunk))
+        store_normed<T, VEC>(p, ptrs, chunk, reload_row_chunk<T, VEC, VARIANT>(ptrs, chunk),
+                             load_weight<T, VEC>(p, chunk), inv);
     }
   }
 }
