@@ -1,12 +1,29 @@
-# Kernels to profile with ncu (see README): the strided Q-norm, a row-strided 2D
-# norm and a copy of the same bytes, each launched twice after warm-up.
-# ncu --launch-skip 3 --launch-count 3 --metrics ... python3 tools/profile_kernels.py
-import torch, aiter
-dt=torch.bfloat16; dev='cuda'
-T=32768
-qkv=torch.randn(T,6144,device=dev,dtype=dt); q=qkv[:,:4096].view(T,32,128); w=torch.randn(128,device=dev,dtype=dt); o=torch.empty(T,32,128,device=dev,dtype=dt)
-buf=torch.randn(T,4096+256,device=dev,dtype=dt); x=buf[:,:4096]; w2=torch.randn(4096,device=dev,dtype=dt); o2=torch.empty(T,4096,device=dev,dtype=dt)
-src=torch.empty(T*4096*2,dtype=torch.uint8,device=dev); dst=torch.empty_like(src)
-for _ in range(2):
-    aiter.rms_norm_cu(o,q,w,1e-6); aiter.rms_norm_cu(o2,x,w2,1e-6); dst.copy_(src)
-torch.cuda.synchronize()
+#!/usr/bin/env python3
+"""Launches the norm kernel of one benchmark case twice (a warm-up, then the
+launch to profile), for ncu. Cases and T as in op_tests/bench_rmsnorm.py:
+
+  ncu --kernel-name regex:norm_rows --launch-skip 1 --launch-count 1 \\
+      --section SpeedOfLight --section Occupancy --section WarpStateStats \\
+      python3 tools/profile_kernels.py qk_q_strided 32768
+"""
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "op_tests"))
+import bench_rmsnorm as bench  # noqa: E402
+
+
+def main() -> None:
+    name, T = sys.argv[1], int(sys.argv[2])
+    case = next(c for c in bench.CASES if c.name == name)
+    d = bench.make_data(case, T, torch.bfloat16, "cuda", 1e-6)
+    run = bench.build_ours(d)
+    for _ in range(2):
+        run()
+    torch.cuda.synchronize()
+
+
+if __name__ == "__main__":
+    main()

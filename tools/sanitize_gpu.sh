@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Runs a fixed slice of the GPU test matrix (all layouts, odd and long rows,
-# the seed case, the fused residual path, the gather fallback) under each
+# the seed case, the fused residual path, the gather fallback, the eager fast
+# path, and a fixed, derandomized set of fuzz examples) under each
 # compute-sanitizer tool and prints one summary line per tool. Exit status is
 # non-zero if any tool reports an error or a test fails.
 #   usage: tools/sanitize_gpu.sh [extra pytest -k expression]
 set -uo pipefail
 cd "$(dirname "$0")/.."
-SELECT=${1:-"cuda and (seed or gather or (layout and (7- or 769- or 8193-) and (-3] or -257]) and bfloat16))"}
+SELECT=${1:-"cuda and (seed or gather or eager_path or random_views or (layout and (7- or 769- or 8193-) and (-3] or -257]) and bfloat16))"}
+# Fuzz examples per tool (derandomized: the same views every run).
+export AITER_FUZZ_EXAMPLES=${AITER_FUZZ_EXAMPLES:-60}
 status=0
 for tool in memcheck racecheck initcheck synccheck; do
   log=$(mktemp)

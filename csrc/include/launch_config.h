@@ -10,9 +10,11 @@ struct TargetInfo {
   int warp_size;           // 32 on NVIDIA, 64 on gfx9 (wave64)
   int sm_count;            // SMs / CUs
   int max_threads_per_sm;  // resident threads per SM / CU
-  // Launch policy, from a sweep on the H100 (bf16, T = 1..32768): vectors each
-  // thread aims to hold for short rows (1: best at decode, equal at large T)
-  // and for long rows (4: 2 and 8 were 5-15 points of copy bandwidth slower).
+  // Launch policy, from sweeps on the H100 (bf16, T = 8192 and 32768;
+  // tools/sweep_launch.py): vectors each thread aims to hold for short rows
+  // (1; 2 was equal, 1 is better at decode) and for long rows (4; 2 and 8
+  // were 4-15 points of copy bandwidth slower). A non-persistent grid
+  // (grid_waves 0) was 3-8 points slower on the QK and row-strided cases.
   int short_row_chunks = 1;
   int long_row_chunks = 4;
   int short_row_threads = 256;  // block size for short rows

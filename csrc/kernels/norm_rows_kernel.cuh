@@ -133,42 +133,17 @@ __device__ __forceinline__ void store_normed(const NormParams& p, const RowPoint
                                              int64_t chunk, const Vec<T, VEC>& x,
                                              const Vec<T, VEC>& w, float inv) {
   Vec<T, VEC> y;
+  if (!p.gemma && !p.model_sensitive) {  // the common case, without per-element selects
 #pragma unroll
-  for (int i = 0; i < VEC; ++i)
-    y.v[i] = from_float<T>(scale_element(to_float(x.v[i]), inv, to_float(w.v[i]), p.gemma,
-                                         p.model_sensitive, RoundTo<T>()));
+    for (int i = 0; i < VEC; ++i) y.v[i] = from_float<T>(to_float(x.v[i]) * inv * to_float(w.v[i]));
+  } else {
+#pragma unroll
+    for (int i = 0; i < VEC; ++i)
+      y.v[i] = from_float<T>(scale_element(to_float(x.v[i]), inv, to_float(w.v[i]), p.gemma,
+                                           p.model_sensitive, RoundTo<T>()));
+  }
   store_vec<T, VEC>(r.out, chunk * VEC, y);
 }
-
-#ifndef AITER_PREFETCH_NEXT_ROW
-#define AITER_PREFETCH_NEXT_ROW 1
-#endif
-
-// One thread's share of a row group kept in registers: its vectors (after the
-// prologue), their sum of squares and the row's pointers.
-template <typename T, int VEC, int CACHED>
-struct CachedRow {
-  Vec<T, VEC> x[CACHED];
-  RowPointers<T> ptrs;
-  float ss = 0.f;
-  bool active = false;
-
-  template <NormVariant VARIANT>
-  __device__ __forceinline__ void load(const NormParams& p, const LaunchConfig& c, int t, int64_t group) {
-    const int64_t row = row_of(c, group, t);
-    active = row < p.rows;
-    ptrs = row_pointers<T, VARIANT>(p, active ? row : 0);
-    ss = 0.f;
-#pragma unroll
-    for (int k = 0; k < CACHED; ++k) {
-      const int64_t chunk = chunk_of(c, t, k);
-      if (active && chunk_in_row(c, chunk)) {
-        x[k] = load_row_chunk<T, VEC, VARIANT>(ptrs, chunk);
-        ss += sum_squares<T, VEC>(x[k]);
-      }
-    }
-  }
-};
 
 template <typename T, int VEC, int CACHED, NormVariant VARIANT>
 __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T)))
@@ -191,30 +166,29 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T)))
   }
 
   if constexpr (CACHED > 0) {
-    // The row group's vectors are loaded (and the next group's prefetched,
-    // where registers allow) before this group's reduction, so each thread
-    // keeps a load in flight while it reduces and stores.
-    constexpr bool kPrefetch = AITER_PREFETCH_NEXT_ROW && CACHED * VEC * sizeof(T) <= 32;
-    int64_t group = blockIdx.x;
-    CachedRow<T, VEC, CACHED> cur;
-    if (row_group_in_range(c, group, p.rows)) cur.template load<VARIANT>(p, c, t, group);
-    for (; row_group_in_range(c, group, p.rows); group += c.grid) {
-      CachedRow<T, VEC, kPrefetch ? CACHED : 1> next;
-      if constexpr (kPrefetch)
-        if (row_group_in_range(c, group + c.grid, p.rows)) next.template load<VARIANT>(p, c, t, group + c.grid);
-      float ss = whole_block ? block_sum(cur.ss, scratch, parity) : group_sum(cur.ss, c.lanes);
+    // The row is read once, into registers, then reduced and written.
+    for (int64_t group = blockIdx.x; row_group_in_range(c, group, p.rows); group += c.grid) {
+      const int64_t row = row_of(c, group, t);
+      const bool active = row < p.rows;
+      const RowPointers<T> ptrs = row_pointers<T, VARIANT>(p, active ? row : 0);
+      Vec<T, VEC> x[CACHED];
+      float ss = 0.f;
+#pragma unroll
+      for (int k = 0; k < CACHED; ++k) {
+        const int64_t chunk = chunk_of(c, t, k);
+        if (active && chunk_in_row(c, chunk)) {
+          x[k] = load_row_chunk<T, VEC, VARIANT>(ptrs, chunk);
+          ss += sum_squares<T, VEC>(x[k]);
+        }
+      }
+      ss = whole_block ? block_sum(ss, scratch, parity) : group_sum(ss, c.lanes);
       const float inv = inv_rms(ss, p.hidden, p.epsilon);
 #pragma unroll
       for (int k = 0; k < CACHED; ++k) {
         const int64_t chunk = chunk_of(c, t, k);
-        if (cur.active && chunk_in_row(c, chunk))
-          store_normed<T, VEC>(p, cur.ptrs, chunk, cur.x[k],
+        if (active && chunk_in_row(c, chunk))
+          store_normed<T, VEC>(p, ptrs, chunk, x[k],
                                kHoistWeight ? w[k] : load_weight<T, VEC>(p, chunk), inv);
-      }
-      if constexpr (kPrefetch) {
-        cur = next;
-      } else if (row_group_in_range(c, group + c.grid, p.rows)) {
-        cur.template load<VARIANT>(p, c, t, group + c.grid);
       }
     }
     return;
@@ -242,15 +216,17 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T)))
   }
 }
 
-// Resident blocks per SM of one kernel at a block size, asked once per
-// (kernel, power-of-two block size) and cached (one GPU model per process).
-template <typename Kernel>
-int resident_blocks_per_sm(Kernel kernel, int threads) {
+// Resident blocks per SM of one kernel instantiation at a block size, asked
+// once per (instantiation, power-of-two block size) and cached (one GPU model
+// per process). The cache is per instantiation: kernels differ in registers.
+template <typename T, int VEC, int CACHED, NormVariant VARIANT>
+int resident_blocks_per_sm(int threads) {
   static int cache[11] = {0};
   int slot = 0;
   while ((1 << slot) < threads && slot < 10) ++slot;
   int blocks = __atomic_load_n(&cache[slot], __ATOMIC_RELAXED);
   if (blocks == 0) {
+    const auto kernel = norm_rows_kernel<T, VEC, CACHED, VARIANT>;
 #if defined(AITER_HIP)
     if (hipOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, threads, 0) != hipSuccess) blocks = 1;
 #else
@@ -266,9 +242,8 @@ int resident_blocks_per_sm(Kernel kernel, int threads) {
 template <typename T, int VEC, int CACHED, NormVariant VARIANT>
 int launch_cached(const NormParams& p, LaunchConfig c, int sm_count, compat_stream_t stream) {
   if constexpr (CACHED <= kMaxCachedChunks && CACHED * VEC * sizeof(T) <= max_cached_bytes(VARIANT)) {
-    auto kernel = norm_rows_kernel<T, VEC, CACHED, VARIANT>;
-    set_grid(&c, p.rows, sm_count, resident_blocks_per_sm(kernel, c.threads));
-    kernel<<<dim3(static_cast<unsigned>(c.grid)), dim3(c.threads), 0, stream>>>(p, c);
+    set_grid(&c, p.rows, sm_count, resident_blocks_per_sm<T, VEC, CACHED, VARIANT>(c.threads));
+    norm_rows_kernel<T, VEC, CACHED, VARIANT><<<dim3(static_cast<unsigned>(c.grid)), dim3(c.threads), 0, stream>>>(p, c);
     return 0;
   } else {
     return -1;
