@@ -633,6 +633,7 @@ def parse_args(argv=None):
     p.add_argument("--json", help="write header + rows as JSON")
     p.add_argument("--md", help="write the markdown report")
     p.add_argument("--plot", help="write a PNG of GB/s vs T (bf16, else the first dtype)")
+    p.add_argument("--merge", nargs="+", metavar="JSON", help="no timing: merge these runs' JSON into one report")
     args = p.parse_args(argv)
     args.tokens = args.tokens or list(QUICK_TOKENS if args.quick else ALL_TOKENS)
     return args
@@ -654,6 +655,8 @@ def log(msg: str) -> None:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    if args.merge:
+        return merge(args)
     check_device(args)
     torch.manual_seed(args.seed)
     for knob in ("cache_size_limit", "recompile_limit"):  # belt and braces with the per-case reset
@@ -692,13 +695,23 @@ def main(argv=None) -> None:
                     print(sections[-1] + "\n", flush=True)
                 rows += case_rows
 
-    host = []
-    if args.host_iters > 0:
-        host = host_overhead(args.device, args.host_iters, args.eps)
-        sections.append(f"### Host overhead ({args.host_iters} calls, (1, {HEAD_DIM}) bf16 on {args.device})\n\n"
+    host = host_overhead(args.device, args.host_iters, args.eps) if args.host_iters > 0 else []
+    write_reports(args, header, rows, host, cases)
+
+
+def write_reports(args, header: dict, rows: list, host: list, cases: list) -> None:
+    """Markdown (per case and dtype, then host overhead), JSON and the plot."""
+    sections = []
+    for case in cases:
+        for dtype_name in args.dtype:
+            case_rows = [r for r in rows if r["case"] == case.name and r["dtype"] == dtype_name]
+            if case_rows:
+                sections.append(case_markdown(case, dtype_name, case_rows))
+    if host:
+        h = host[0]
+        sections.append(f"### Host overhead ({h['iters']} calls, (1, {HEAD_DIM}) bf16 on {h['device']})\n\n"
                         + host_markdown(host))
         print(sections[-1] + "\n", flush=True)
-
     if args.md:
         with open(args.md, "w") as f:
             f.write(header_markdown(header) + "\n\n" + "\n\n".join(sections) + "\n")
@@ -711,6 +724,16 @@ def main(argv=None) -> None:
         if problem:
             log(problem)
 
+
+def merge(args) -> None:
+    """One report from the JSON of several runs (e.g. one per dtype or case
+    group, each within a time limit); the first run's header is kept."""
+    runs = [json.load(open(path)) for path in args.merge]
+    rows = [r for run in runs for r in run["rows"]]
+    host = [h for run in runs for h in run.get("host_overhead", [])]
+    names = {r["case"] for r in rows}
+    args.dtype = [d for d in DTYPES if any(r["dtype"] == d for r in rows)]
+    write_reports(args, runs[0]["header"], rows, host, [c for c in CASES if c.name in names])
 
 if __name__ == "__main__":
     main()
