@@ -48,7 +48,7 @@ struct Recorder {
   }
 };
 
-std::string check_shape(const LaunchConfig& c, const TargetInfo& t, int64_t elem_size) {
+std::string check_shape(const LaunchConfig& c, const TargetInfo& t, int64_t elem_size, NormVariant variant) {
   std::string v;
   if (c.lanes <= t.warp_size) {
     if (t.warp_size % c.lanes != 0) v += "a row's lanes straddle warps; ";
@@ -56,7 +56,7 @@ std::string check_shape(const LaunchConfig& c, const TargetInfo& t, int64_t elem
   } else if (c.threads != c.lanes || c.threads % t.warp_size != 0) {
     v += "block-wide rows need threads == lanes, a multiple of the warp; ";
   }
-  if (c.threads > max_block_threads(static_cast<int>(c.chunks * c.vec * elem_size)))
+  if (c.threads > max_block_threads(static_cast<int>(c.chunks * c.vec * elem_size), variant))
     v += "block larger than the kernel's launch bounds; ";
   if (c.threads / t.warp_size > AITER_MAX_WARPS_PER_BLOCK_FOR(t.warp_size))
     v += "more warps than the reduction scratch holds; ";
@@ -95,7 +95,7 @@ SimulationResult simulate_launch(const NormCall& call, const TargetInfo& target,
   if (blocks_per_sm > 0) set_grid(&c, p.rows, target.sm_count, blocks_per_sm);
   r.config = c;
   const int64_t elem = dtype_size(p.dtype);
-  r.shape_violations = check_shape(c, target, elem);
+  r.shape_violations = check_shape(c, target, elem, p.variant);
   if (const char* why = unsupported_launch(c, target)) r.shape_violations += why;
   Recorder rec{c, elem, &r};
   // Passes over a streamed row after the prologue (the kernel's re-reads).

@@ -99,7 +99,12 @@ inline int next_pow2(int64_t v) {
 
 // Blocks of kernels caching more than 64 bytes per thread are capped at 512
 // threads, which lets those kernels use up to 128 registers without spilling.
-AITER_HD constexpr int max_block_threads(int cached_bytes) { return cached_bytes > 64 ? 512 : 1024; }
+// The LayerNorm and quantising epilogues keep more state live (the mean, the
+// scale, recomputed outputs): their blocks are capped at 512 threads too (at
+// 1024 / 64 registers the quant kernels spilled on sm_90).
+AITER_HD constexpr int max_block_threads(int cached_bytes, NormVariant v = NormVariant::kRms) {
+  return cached_bytes > 64 || variant_quantizes(v) || variant_centers(v) ? 512 : 1024;
+}
 
 inline int round_up_cached_chunks(int64_t k, int64_t vec_bytes, NormVariant v) {
   const int chunks = next_pow2(k);
@@ -137,10 +142,10 @@ inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p)
     // registers so the row is read from memory once.
     int64_t lanes = next_pow2(ceil_div(c.chunks_per_row, target.long_row_chunks));
     if (lanes < warp) lanes = warp;
-    if (lanes > 1024) lanes = 1024;
+    if (lanes > max_block_threads(0, p.variant)) lanes = max_block_threads(0, p.variant);
     c.lanes = static_cast<int>(lanes);
     c.chunks = round_up_cached_chunks(ceil_div(c.chunks_per_row, c.lanes), vec_bytes, p.variant);
-    if (c.lanes > max_block_threads(static_cast<int>(c.chunks * vec_bytes))) c.chunks = 0;
+    if (c.lanes > max_block_threads(static_cast<int>(c.chunks * vec_bytes), p.variant)) c.chunks = 0;
     c.threads = c.lanes;
   }
   c.rows_per_block = c.threads / c.lanes;

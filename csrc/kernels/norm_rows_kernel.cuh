@@ -255,7 +255,7 @@ __device__ __forceinline__ void store_quantized(const NormParams& p, const RowPo
 }
 
 template <typename T, int VEC, int CACHED, NormVariant VARIANT>
-__global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T)))
+__global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VARIANT))
     norm_rows_kernel(const NormParams p, const LaunchConfig c) {
   constexpr bool kLayer = variant_centers(VARIANT);
   constexpr bool kQuant = variant_quantizes(VARIANT);
