@@ -121,7 +121,7 @@ void add_layernorm_quant_op(at::Tensor& out, const at::Tensor& input, const at::
 // normalised in one launch.
 void qk_rmsnorm_op(at::Tensor& q_out, const at::Tensor& q, const at::Tensor& q_weight, at::Tensor& k_out,
                    const at::Tensor& k, const at::Tensor& k_weight, double epsilon) {
-  NormCall call{"aiter.qk_rmsnorm", NormVariant::kRms, q_out, q, {}, {}, q_weight, epsilon, false, 0};
+  NormCall call{"aiter.qk_rmsnorm", NormVariant::kQkRms, q_out, q, {}, {}, q_weight, epsilon, false, 0};
   call.out_b = k_out;
   call.input_b = k;
   call.weight_b = k_weight;
@@ -130,7 +130,7 @@ void qk_rmsnorm_op(at::Tensor& q_out, const at::Tensor& q, const at::Tensor& q_w
 
 void qk_rmsnorm_inplace_op(at::Tensor& q, at::Tensor& k, const at::Tensor& q_weight, const at::Tensor& k_weight,
                            double epsilon) {
-  NormCall call{"aiter.qk_rmsnorm", NormVariant::kRms, q, q, {}, {}, q_weight, epsilon, false, 0};
+  NormCall call{"aiter.qk_rmsnorm", NormVariant::kQkRms, q, q, {}, {}, q_weight, epsilon, false, 0};
   call.out_b = k;
   call.input_b = k;
   call.weight_b = k_weight;
@@ -211,7 +211,8 @@ py::dict simulate_launch_py(const at::Tensor& out, const at::Tensor& input, cons
   TORCH_CHECK_VALUE(add == residual_out.has_value(),
                     aiter::message("simulate_launch: pass both residuals or neither"));
   const bool quant = yscale.has_value();
-  NormCall call{"aiter.simulate_launch", make_variant(add, quant, layer), out, input,
+  const NormVariant variant = k.has_value() ? NormVariant::kQkRms : make_variant(add, quant, layer);
+  NormCall call{"aiter.simulate_launch", variant, out, input,
                 add ? *residual_in : at::Tensor(), add ? *residual_out : at::Tensor(), weight, 1e-6, false, 0};
   call.yscale = opt(yscale);
   call.group_size = group_size;

@@ -119,6 +119,7 @@ void norm_rows_for_dtype(const NormParams& p) {
     AITER_CPU_CASE(kAddLayer)
     AITER_CPU_CASE(kLayerQuant)
     AITER_CPU_CASE(kAddLayerQuant)
+    AITER_CPU_CASE(kQkRms)
 #undef AITER_CPU_CASE
   }
 }

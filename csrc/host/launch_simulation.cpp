@@ -72,7 +72,7 @@ SimulationResult simulate_launch(const NormCall& call, const TargetInfo& target,
   SimulationResult r;
   const bool add = variant_adds(call.variant);
   const bool quant = variant_quantizes(call.variant);
-  const bool two = call.input_b.defined();
+  const bool two = variant_two_jobs(call.variant);
   r.input = zero_counts(call.input);
   r.out = zero_counts(call.out);
   if (add) {

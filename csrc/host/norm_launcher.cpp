@@ -51,7 +51,7 @@ void check_call(const NormCall& c, ScaleLayout* scale) {
   const bool add = variant_adds(c.variant);
   const bool quant = variant_quantizes(c.variant);
   const bool layer = variant_centers(c.variant);
-  const bool two = c.input_b.defined();
+  const bool two = variant_two_jobs(c.variant);
   check_input_tensor(c.op, "input", c.input);
   if (quant)
     check_quant_out(c.op, "out", c.out, c.input);
@@ -163,7 +163,7 @@ PlannedCall plan_call(const NormCall& c) {
   PlannedCall pc;
   const int64_t hidden = c.input.size(-1);
   const int64_t rows_a = c.input.numel() / hidden;
-  const bool two = c.input_b.defined();
+  const bool two = variant_two_jobs(c.variant);
   const int64_t rows = rows_a + (two ? c.input_b.numel() / hidden : 0);
   pc.empty = rows == 0;
   if (pc.empty) return pc;

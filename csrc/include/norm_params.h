@@ -16,6 +16,8 @@ AITER_HD int dtype_size(DType t) { return t == DType::kFloat32 ? 4 : 2; }
 //   bit 1  dynamic-quant epilogue (per-row or per-group scale; optional
 //          smooth xscale and out_before_quant are runtime options)
 //   bit 2  LayerNorm: subtract the row mean (optional bias / x_bias / weight)
+//   bit 3  two jobs in one launch (the fused Q/K norm; plain RMSNorm only),
+//          so the single-job kernels carry no job split
 enum class NormVariant : int32_t {
   kRms = 0,           // out = rmsnorm(input) * w
   kAddRms = 1,        // residual_out = input + residual_in; out = rmsnorm(residual_out) * w
@@ -24,13 +26,14 @@ enum class NormVariant : int32_t {
   kLayer = 4,         // out = layernorm(input [+ x_bias]) * w + b
   kAddLayer = 5,      // fused add, then LayerNorm
   kLayerQuant = 6,    // quantised LayerNorm
-  kAddLayerQuant = 7  // fused add, then quantised LayerNorm
+  kAddLayerQuant = 7,  // fused add, then quantised LayerNorm
+  kQkRms = 8           // plain RMSNorm over two jobs (Q and K) in one launch
 };
-constexpr int kNumVariants = 8;
 
 AITER_HD constexpr bool variant_adds(NormVariant v) { return (static_cast<int>(v) & 1) != 0; }
 AITER_HD constexpr bool variant_quantizes(NormVariant v) { return (static_cast<int>(v) & 2) != 0; }
 AITER_HD constexpr bool variant_centers(NormVariant v) { return (static_cast<int>(v) & 4) != 0; }
+AITER_HD constexpr bool variant_two_jobs(NormVariant v) { return (static_cast<int>(v) & 8) != 0; }
 AITER_HD constexpr NormVariant make_variant(bool add, bool quant, bool layer) {
   return static_cast<NormVariant>((add ? 1 : 0) | (quant ? 2 : 0) | (layer ? 4 : 0));
 }
@@ -72,9 +75,9 @@ struct NormParams {
   void* unquant;             // optional out_before_quant (dtype T): y before quantising
   RowLayout unquant_rows;
 
-  // A second job in the same launch (the fused Q/K norm): rows
+  // A second job in the same launch (kQkRms, the fused Q/K norm): rows
   // [split_row, rows) are rows 0.. of input_b / out_b, normalised with
-  // weight_b. split_row == rows: a single job.
+  // weight_b. Other variants: split_row == rows.
   int64_t split_row;
   const void* input_b;
   void* out_b;

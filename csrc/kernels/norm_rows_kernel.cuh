@@ -75,12 +75,12 @@ __device__ __forceinline__ void store_vec(T* base, int64_t offset, const Vec<T, 
 
 // A per-column parameter (weight, bias, x_bias) for one chunk; `absent` when
 // the pointer is null. Vector loads only where the launcher checked stride 1.
-template <typename T, int VEC>
+template <typename T, int VEC, bool kMayBeAbsent = true>
 __device__ __forceinline__ Vec<T, VEC> load_param(const void* ptr, int64_t stride, int64_t chunk,
                                                   float absent) {
   Vec<T, VEC> r;
   const T* w = static_cast<const T*>(ptr);
-  if (w == nullptr) {
+  if (kMayBeAbsent && w == nullptr) {
 #pragma unroll
     for (int i = 0; i < VEC; ++i) r.v[i] = from_float<T>(absent);
   } else if (VEC > 1) {
@@ -109,8 +109,15 @@ struct RowPointers {
 template <typename T, NormVariant VARIANT>
 __device__ __forceinline__ RowPointers<T> row_pointers(const NormParams& p, int64_t row) {
   RowPointers<T> r;
-  const RowJob j = row_job(p, row);
-  r.job = row >= p.split_row ? 1 : 0;
+  RowJob j;
+  if constexpr (variant_two_jobs(VARIANT)) {
+    j = row_job(p, row);
+    r.job = row >= p.split_row ? 1 : 0;
+  } else {
+    j = RowJob{p.input, p.out, p.weight, p.weight_stride, row_offset(p.input_rows, row),
+               row_offset(p.out_rows, row)};
+    r.job = 0;
+  }
   r.input = static_cast<const T*>(j.input) + j.input_offset;
   r.weight = j.weight;
   r.weight_stride = j.weight_stride;
@@ -269,6 +276,9 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
   // Chunk slots this thread walks: the register cache (unrolled), or enough
   // to cover a streamed row. Uniform across the block.
   const int64_t slots = CACHED > 0 ? CACHED : chunk_slots(c);
+  // Cached rows unroll fully (the register cache is indexed statically);
+  // streamed rows keep a plain loop.
+  constexpr int kUnroll = CACHED > 0 ? CACHED : 1;
   // A thread's chunks are the same in every row: short rows (many rows per
   // thread) keep their weights in registers, reloaded when a two-job launch
   // moves the thread to the other job; long rows re-read them (cache hits) to
@@ -286,14 +296,15 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
 #pragma unroll
         for (int k = 0; k < CACHED; ++k) {
           const int64_t chunk = chunk_of(c, t, k);
-          if (chunk_in_row(c, chunk)) w[k] = load_param<T, VEC>(ptrs.weight, ptrs.weight_stride, chunk, 1.f);
+          if (chunk_in_row(c, chunk))
+            w[k] = load_param<T, VEC, kLayer>(ptrs.weight, ptrs.weight_stride, chunk, 1.f);
         }
         hoisted_job = ptrs.job;
       }
     }
     auto weight_of = [&](int64_t k, int64_t chunk) {
       if constexpr (kHoistWeight) return w[k];
-      else return load_param<T, VEC>(ptrs.weight, ptrs.weight_stride, chunk, 1.f);
+      else return load_param<T, VEC, kLayer>(ptrs.weight, ptrs.weight_stride, chunk, 1.f);
     };
     Vec<T, VEC> x[CACHED > 0 ? CACHED : 1];
     // The row's values for chunk slot k, after the first pass: the register
@@ -303,7 +314,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
 
     // Pass 1: prologue (+ residual_out) and the first statistic.
     float s = 0.f;
-#pragma unroll
+#pragma unroll kUnroll
     for (int64_t k = 0; k < slots; ++k) {
       const int64_t chunk = chunk_of(c, t, k);
       if (active && chunk_in_row(c, chunk)) {
@@ -319,7 +330,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
       // does not cancel when |mean| >> std.
       mean = s / static_cast<float>(p.hidden);
       s = 0.f;
-#pragma unroll
+#pragma unroll kUnroll
       for (int64_t k = 0; k < slots; ++k) {
         const int64_t chunk = chunk_of(c, t, k);
         if (active && chunk_in_row(c, chunk)) s += squared_deviations<T, VEC>(AITER_ROW_CHUNK(k, chunk), mean);
@@ -329,7 +340,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
     const float inv = inv_rms(s, p.hidden, p.epsilon);
 
     if constexpr (!kQuant) {
-#pragma unroll
+#pragma unroll kUnroll
       for (int64_t k = 0; k < slots; ++k) {
         const int64_t chunk = chunk_of(c, t, k);
         if (active && chunk_in_row(c, chunk)) {
@@ -341,7 +352,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
     } else if (c.group_lanes == 0) {
       // Per-row scale: a max pass, then the store pass.
       float amax = 0.f;
-#pragma unroll
+#pragma unroll kUnroll
       for (int64_t k = 0; k < slots; ++k) {
         const int64_t chunk = chunk_of(c, t, k);
         if (active && chunk_in_row(c, chunk)) {
@@ -354,7 +365,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
       const float scale = dynamic_scale(amax, p.qmax);
       const float inv_scale = inverse_scale(scale);
       if (active && t % c.lanes == 0) ptrs.yscale[0] = scale;
-#pragma unroll
+#pragma unroll kUnroll
       for (int64_t k = 0; k < slots; ++k) {
         const int64_t chunk = chunk_of(c, t, k);
         if (active && chunk_in_row(c, chunk)) {
@@ -366,7 +377,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
     } else {
       // Per-group scales: a group is group_lanes adjacent lanes' chunk k, so
       // each slot reduces its own group with shuffles (every lane joins).
-#pragma unroll
+#pragma unroll kUnroll
       for (int64_t k = 0; k < slots; ++k) {
         const int64_t chunk = chunk_of(c, t, k);
         const bool here = active && chunk_in_row(c, chunk);
@@ -444,8 +455,9 @@ int launch_with_variant(const NormParams& p, const LaunchConfig& c, int sm_count
 // One explicit instantiation of launch_with_variant per (dtype, variant)
 // lives in the per-family .cu files (norm_rows_*, norm_quant_*, norm_layer_*),
 // so a parallel build compiles them side by side.
-#define AITER_FOR_EACH_VARIANT(X) \
-  X(kRms) X(kAddRms) X(kRmsQuant) X(kAddRmsQuant) X(kLayer) X(kAddLayer) X(kLayerQuant) X(kAddLayerQuant)
+#define AITER_FOR_EACH_VARIANT(X)                                                                          \
+  X(kRms) X(kAddRms) X(kRmsQuant) X(kAddRmsQuant) X(kLayer) X(kAddLayer) X(kLayerQuant) X(kAddLayerQuant) \
+  X(kQkRms)
 
 #define AITER_DECLARE_VARIANT_LAUNCH(T, V)                                                   \
   extern template int launch_with_variant<T, NormVariant::V>(const NormParams&, const LaunchConfig&, \
