@@ -1,5 +1,6 @@
 """aiter normalization ops, stride-aware: a drop-in for upstream aiter's
-RMSNorm entry points that reads strided views (e.g. Q/K slices of a packed
+RMSNorm, quantised RMSNorm and LayerNorm entry points (plus a fused Q/K
+RMSNorm) that reads strided views (e.g. Q/K slices of a packed
 QKV projection) in place."""
 from ._backend import _C
 from .ops import fake as _fake  # noqa: F401  (registers the fake implementations)
@@ -12,6 +13,22 @@ from .ops.rmsnorm import (
     rmsnorm2d_fwd,
     rmsnorm2d_fwd_with_add,
 )
+from .ops.quant import (
+    add_rmsnorm_quant,
+    rmsnorm2d_fwd_with_add_dynamicquant,
+    rmsnorm2d_fwd_with_add_smoothquant,
+    rmsnorm2d_fwd_with_dynamicquant,
+    rmsnorm2d_fwd_with_smoothquant,
+    rmsnorm_quant,
+)
+from .ops.norm import (
+    layer_norm,
+    layernorm2d_fwd,
+    layernorm2d_fwd_with_add,
+    layernorm2d_fwd_with_add_smoothquant,
+    layernorm2d_fwd_with_smoothquant,
+)
+from .ops.qk_norm import qk_rmsnorm
 
 __version__ = "0.1.0+strided"
 

@@ -12,6 +12,9 @@
 #include "host/message.h"
 #include "host/norm_launcher.h"
 #include "include/launch_config.h"
+#include "include/quant_convert.h"
+
+#include <ATen/Parallel.h>
 
 namespace aiter {
 namespace {
@@ -35,6 +38,123 @@ void fused_add_rmsnorm_inplace_op(at::Tensor& input, at::Tensor& residual,
                                   int64_t use_model_sensitive_rmsnorm) {
   run_row_norm({"aiter.fused_add_rms_norm_cu", NormVariant::kAddRms, input, input, residual,
                 residual, weight, epsilon, gemma_norm, use_model_sensitive_rmsnorm});
+}
+
+at::Tensor opt(const c10::optional<at::Tensor>& t) { return t.has_value() ? *t : at::Tensor(); }
+
+// out, yscale <- quant(rmsnorm(input) * w [* xscale]); out_before_quant gets
+// the value before quantising.
+void rmsnorm_quant_op(at::Tensor& out, const at::Tensor& input, at::Tensor& yscale, const at::Tensor& weight,
+                      double epsilon, const c10::optional<at::Tensor>& xscale,
+                      const c10::optional<at::Tensor>& out_before_quant, int64_t group_size, bool shuffle_scale,
+                      bool gemma_norm, int64_t use_model_sensitive_rmsnorm) {
+  NormCall call{"aiter.rmsnorm_quant", NormVariant::kRmsQuant, out, input, {}, {}, weight, epsilon,
+                gemma_norm, use_model_sensitive_rmsnorm};
+  call.xscale = opt(xscale);
+  call.yscale = yscale;
+  call.unquant = opt(out_before_quant);
+  call.group_size = group_size;
+  call.shuffle_scale = shuffle_scale;
+  run_row_norm(call);
+}
+
+void add_rmsnorm_quant_op(at::Tensor& out, const at::Tensor& input, const at::Tensor& residual_in,
+                          at::Tensor& residual_out, at::Tensor& yscale, const at::Tensor& weight, double epsilon,
+                          const c10::optional<at::Tensor>& xscale, const c10::optional<at::Tensor>& out_before_quant,
+                          int64_t group_size, bool shuffle_scale, bool gemma_norm,
+                          int64_t use_model_sensitive_rmsnorm) {
+  NormCall call{"aiter.add_rmsnorm_quant", NormVariant::kAddRmsQuant, out, input, residual_in, residual_out,
+                weight, epsilon, gemma_norm, use_model_sensitive_rmsnorm};
+  call.xscale = opt(xscale);
+  call.yscale = yscale;
+  call.unquant = opt(out_before_quant);
+  call.group_size = group_size;
+  call.shuffle_scale = shuffle_scale;
+  run_row_norm(call);
+}
+
+NormCall layer_call(const char* op, bool add, bool quant, at::Tensor& out, const at::Tensor& input,
+                    const at::Tensor& residual_in, const at::Tensor& residual_out,
+                    const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& bias,
+                    double epsilon, const c10::optional<at::Tensor>& x_bias) {
+  NormCall call{op, make_variant(add, quant, true), out, input, residual_in, residual_out, opt(weight), epsilon,
+                false, 0};
+  call.bias = opt(bias);
+  call.x_bias = opt(x_bias);
+  return call;
+}
+
+void layernorm_op(at::Tensor& out, const at::Tensor& input, const c10::optional<at::Tensor>& weight,
+                  const c10::optional<at::Tensor>& bias, double epsilon, const c10::optional<at::Tensor>& x_bias) {
+  run_row_norm(layer_call("aiter.layernorm", false, false, out, input, {}, {}, weight, bias, epsilon, x_bias));
+}
+
+void add_layernorm_op(at::Tensor& out, const at::Tensor& input, const at::Tensor& residual_in,
+                      at::Tensor& residual_out, const c10::optional<at::Tensor>& weight,
+                      const c10::optional<at::Tensor>& bias, double epsilon,
+                      const c10::optional<at::Tensor>& x_bias) {
+  run_row_norm(layer_call("aiter.add_layernorm", true, false, out, input, residual_in, residual_out, weight, bias,
+                          epsilon, x_bias));
+}
+
+void layernorm_quant_op(at::Tensor& out, const at::Tensor& input, at::Tensor& yscale,
+                        const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& bias,
+                        double epsilon, const c10::optional<at::Tensor>& xscale,
+                        const c10::optional<at::Tensor>& x_bias) {
+  NormCall call = layer_call("aiter.layernorm_quant", false, true, out, input, {}, {}, weight, bias, epsilon, x_bias);
+  call.xscale = opt(xscale);
+  call.yscale = yscale;
+  run_row_norm(call);
+}
+
+void add_layernorm_quant_op(at::Tensor& out, const at::Tensor& input, const at::Tensor& residual_in,
+                            at::Tensor& residual_out, at::Tensor& yscale, const c10::optional<at::Tensor>& weight,
+                            const c10::optional<at::Tensor>& bias, double epsilon,
+                            const c10::optional<at::Tensor>& xscale, const c10::optional<at::Tensor>& x_bias) {
+  NormCall call = layer_call("aiter.add_layernorm_quant", true, true, out, input, residual_in, residual_out, weight,
+                             bias, epsilon, x_bias);
+  call.xscale = opt(xscale);
+  call.yscale = yscale;
+  run_row_norm(call);
+}
+
+// Q and K (e.g. slices of one packed QKV buffer), each with its own weight,
+// normalised in one launch.
+void qk_rmsnorm_op(at::Tensor& q_out, const at::Tensor& q, const at::Tensor& q_weight, at::Tensor& k_out,
+                   const at::Tensor& k, const at::Tensor& k_weight, double epsilon) {
+  NormCall call{"aiter.qk_rmsnorm", NormVariant::kQkRms, q_out, q, {}, {}, q_weight, epsilon, false, 0};
+  call.out_b = k_out;
+  call.input_b = k;
+  call.weight_b = k_weight;
+  run_row_norm(call);
+}
+
+void qk_rmsnorm_inplace_op(at::Tensor& q, at::Tensor& k, const at::Tensor& q_weight, const at::Tensor& k_weight,
+                           double epsilon) {
+  NormCall call{"aiter.qk_rmsnorm", NormVariant::kQkRms, q, q, {}, {}, q_weight, epsilon, false, 0};
+  call.out_b = k;
+  call.input_b = k;
+  call.weight_b = k_weight;
+  run_row_norm(call);
+}
+
+// The host-side conversions of quant_convert.h, for the exhaustive tests
+// against torch's casts: float32 in, the encoded bytes out (uint8).
+at::Tensor quantize_bytes_py(const at::Tensor& x, const std::string& kind) {
+  TORCH_CHECK_VALUE(x.scalar_type() == at::kFloat && x.is_cpu(), "quantize_bytes: a float32 CPU tensor");
+  const QuantType q = kind == "int8" ? QuantType::kInt8
+                      : kind == "e4m3fn" ? QuantType::kFp8E4M3Fn
+                      : kind == "e4m3fnuz" ? QuantType::kFp8E4M3Fnuz
+                      : QuantType::kNone;
+  TORCH_CHECK_VALUE(q != QuantType::kNone, aiter::message("quantize_bytes: unknown kind ", kind));
+  const at::Tensor src = x.contiguous();
+  at::Tensor out = at::empty(src.sizes(), src.options().dtype(at::kByte));
+  const float* in = src.data_ptr<float>();
+  uint8_t* o = out.data_ptr<uint8_t>();
+  at::parallel_for(0, src.numel(), 1 << 16, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) o[i] = quantize_to_byte(in[i], q);
+  });
+  return out;
 }
 
 py::dict plan_rows_py(const std::vector<int64_t>& sizes, const std::vector<int64_t>& strides) {
@@ -77,17 +197,30 @@ py::dict counts_dict(const AccessCounts& a) {
 }
 
 // simulate_launch(out, input, weight, residual_in, residual_out, warp_size,
-// sm_count, max_threads_per_sm, blocks_per_sm): residuals None for the plain norm.
+// sm_count, max_threads_per_sm, blocks_per_sm, ...): residuals None for the
+// plain norm; layer / yscale (quantising; out int8/fp8) / group_size /
+// out_before_quant / k, k_out, k_weight (a two-job launch) pick the variant.
 py::dict simulate_launch_py(const at::Tensor& out, const at::Tensor& input, const at::Tensor& weight,
                             const c10::optional<at::Tensor>& residual_in,
                             const c10::optional<at::Tensor>& residual_out, int warp_size,
-                            int sm_count, int max_threads_per_sm, int64_t blocks_per_sm) {
+                            int sm_count, int max_threads_per_sm, int64_t blocks_per_sm, bool layer,
+                            const c10::optional<at::Tensor>& yscale, int64_t group_size,
+                            const c10::optional<at::Tensor>& out_before_quant,
+                            const c10::optional<at::Tensor>& k, const c10::optional<at::Tensor>& k_out,
+                            const c10::optional<at::Tensor>& k_weight) {
   const bool add = residual_in.has_value();
   TORCH_CHECK_VALUE(add == residual_out.has_value(),
                     aiter::message("simulate_launch: pass both residuals or neither"));
-  NormCall call{"aiter.simulate_launch", add ? NormVariant::kAddRms : NormVariant::kRms, out,
-                input, add ? *residual_in : at::Tensor(), add ? *residual_out : at::Tensor(),
-                weight, 1e-6, false, 0};
+  const bool quant = yscale.has_value();
+  const NormVariant variant = k.has_value() ? NormVariant::kQkRms : make_variant(add, quant, layer);
+  NormCall call{"aiter.simulate_launch", variant, out, input,
+                add ? *residual_in : at::Tensor(), add ? *residual_out : at::Tensor(), weight, 1e-6, false, 0};
+  call.yscale = opt(yscale);
+  call.group_size = group_size;
+  call.unquant = opt(out_before_quant);
+  call.input_b = opt(k);
+  call.out_b = opt(k_out);
+  call.weight_b = opt(k_weight);
   const SimulationResult r =
       simulate_launch(call, {warp_size, sm_count, max_threads_per_sm}, blocks_per_sm);
   py::dict config;
@@ -98,6 +231,7 @@ py::dict simulate_launch_py(const at::Tensor& out, const at::Tensor& input, cons
   config["rows_per_block"] = r.config.rows_per_block;
   config["grid"] = r.config.grid;
   config["chunks_per_row"] = r.config.chunks_per_row;
+  config["group_lanes"] = r.config.group_lanes;
   py::dict d;
   d["config"] = config;
   d["input"] = counts_dict(r.input);
@@ -105,6 +239,14 @@ py::dict simulate_launch_py(const at::Tensor& out, const at::Tensor& input, cons
   if (add) {
     d["residual_in"] = counts_dict(r.residual_in);
     d["residual_out"] = counts_dict(r.residual_out);
+  }
+  if (quant) {
+    d["yscale"] = counts_dict(r.yscale);
+    if (out_before_quant.has_value()) d["out_before_quant"] = counts_dict(r.unquant);
+  }
+  if (k.has_value()) {
+    d["k"] = counts_dict(r.input_b);
+    d["k_out"] = counts_dict(r.out_b);
   }
   d["misaligned_vectors"] = r.misaligned_vectors;
   d["outside_span"] = r.outside_span;
@@ -126,6 +268,32 @@ TORCH_LIBRARY(aiter, m) {
   m.def(
       "fused_add_rmsnorm_(Tensor(a!) input, Tensor(b!) residual, Tensor weight, float epsilon, "
       "bool gemma_norm=False, int use_model_sensitive_rmsnorm=0) -> ()");
+  m.def(
+      "rmsnorm_quant(Tensor(a!) out, Tensor input, Tensor(b!) yscale, Tensor weight, float epsilon, "
+      "Tensor? xscale=None, Tensor(c!)? out_before_quant=None, int group_size=0, bool shuffle_scale=False, "
+      "bool gemma_norm=False, int use_model_sensitive_rmsnorm=0) -> ()");
+  m.def(
+      "add_rmsnorm_quant(Tensor(a!) out, Tensor input, Tensor residual_in, Tensor(b!) residual_out, "
+      "Tensor(c!) yscale, Tensor weight, float epsilon, Tensor? xscale=None, "
+      "Tensor(d!)? out_before_quant=None, int group_size=0, bool shuffle_scale=False, bool gemma_norm=False, "
+      "int use_model_sensitive_rmsnorm=0) -> ()");
+  m.def(
+      "layernorm(Tensor(a!) out, Tensor input, Tensor? weight, Tensor? bias, float epsilon, "
+      "Tensor? x_bias=None) -> ()");
+  m.def(
+      "add_layernorm(Tensor(a!) out, Tensor input, Tensor residual_in, Tensor(b!) residual_out, "
+      "Tensor? weight, Tensor? bias, float epsilon, Tensor? x_bias=None) -> ()");
+  m.def(
+      "layernorm_quant(Tensor(a!) out, Tensor input, Tensor(b!) yscale, Tensor? weight, Tensor? bias, "
+      "float epsilon, Tensor? xscale=None, Tensor? x_bias=None) -> ()");
+  m.def(
+      "add_layernorm_quant(Tensor(a!) out, Tensor input, Tensor residual_in, Tensor(b!) residual_out, "
+      "Tensor(c!) yscale, Tensor? weight, Tensor? bias, float epsilon, Tensor? xscale=None, "
+      "Tensor? x_bias=None) -> ()");
+  m.def(
+      "qk_rmsnorm(Tensor(a!) q_out, Tensor q, Tensor q_weight, Tensor(b!) k_out, Tensor k, Tensor k_weight, "
+      "float epsilon) -> ()");
+  m.def("qk_rmsnorm_(Tensor(a!) q, Tensor(b!) k, Tensor q_weight, Tensor k_weight, float epsilon) -> ()");
 }
 
 // One implementation for every backend key: the launcher dispatches on the
@@ -135,6 +303,14 @@ TORCH_LIBRARY_IMPL(aiter, CompositeExplicitAutograd, m) {
   m.impl("rmsnorm", &aiter::rmsnorm_op);
   m.impl("add_rmsnorm", &aiter::add_rmsnorm_op);
   m.impl("fused_add_rmsnorm_", &aiter::fused_add_rmsnorm_inplace_op);
+  m.impl("rmsnorm_quant", &aiter::rmsnorm_quant_op);
+  m.impl("add_rmsnorm_quant", &aiter::add_rmsnorm_quant_op);
+  m.impl("layernorm", &aiter::layernorm_op);
+  m.impl("add_layernorm", &aiter::add_layernorm_op);
+  m.impl("layernorm_quant", &aiter::layernorm_quant_op);
+  m.impl("add_layernorm_quant", &aiter::add_layernorm_quant_op);
+  m.impl("qk_rmsnorm", &aiter::qk_rmsnorm_op);
+  m.impl("qk_rmsnorm_", &aiter::qk_rmsnorm_inplace_op);
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -150,7 +326,10 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("simulate_launch", &aiter::simulate_launch_py, py::arg("out"), py::arg("input"),
         py::arg("weight"), py::arg("residual_in") = py::none(),
         py::arg("residual_out") = py::none(), py::arg("warp_size"), py::arg("sm_count"),
-        py::arg("max_threads_per_sm"), py::arg("blocks_per_sm") = 0);
+        py::arg("max_threads_per_sm"), py::arg("blocks_per_sm") = 0, py::arg("layer") = false,
+        py::arg("yscale") = py::none(), py::arg("group_size") = 0, py::arg("out_before_quant") = py::none(),
+        py::arg("k") = py::none(), py::arg("k_out") = py::none(), py::arg("k_weight") = py::none());
   m.attr("max_row_dims") = aiter::kMaxRowDims;
+  m.def("quantize_bytes", &aiter::quantize_bytes_py, py::arg("x"), py::arg("kind"));
   aiter::register_eager_entries(m);
 }

@@ -77,3 +77,119 @@ def assert_matches(actual, expected64, dtype, what):
         f"{what}: {int(bad.sum())} of {bad.numel()} elements off; max abs error "
         f"{err.max().item():.3g} (dtype {dtype})"
     )
+
+
+# ---------------------------------------------------------------- the norm family
+QMAX = {torch.int8: 127.0, torch.float8_e4m3fn: 448.0, torch.float8_e4m3fnuz: 240.0}
+QUANT_DTYPES = list(QMAX)
+
+
+def prologue_sum(x, residual=None, x_bias=None):
+    """input [+ x_bias] [+ residual], as the kernels compute it (in fp32, in
+    that order) and store it (rounded to the dtype once), as float64. With
+    nothing added: the input itself."""
+    if residual is None and x_bias is None:
+        return x.double()
+    s = x.float()
+    if x_bias is not None:
+        s = s + x_bias.float()
+    if residual is not None:
+        s = s + residual.float()
+    return s.to(x.dtype).double()
+
+
+def reference_layernorm(s64, weight, bias, eps):
+    mean = s64.mean(-1, keepdim=True)
+    var = (s64 - mean).pow(2).mean(-1, keepdim=True)
+    y = (s64 - mean) * torch.rsqrt(var + eps)
+    if weight is not None:
+        y = y * weight.double()
+    if bias is not None:
+        y = y + bias.double()
+    return y
+
+
+def quant_cast(v64, qdtype):
+    """torch's own cast of float64 values to the quantised dtype, saturating,
+    round to nearest even."""
+    qmax = QMAX[qdtype]
+    v = v64.clamp(-qmax, qmax)
+    if qdtype == torch.int8:
+        return torch.round(v).to(torch.int8)
+    return v.to(qdtype)
+
+
+def reference_quant(y64, qdtype, group_size=0):
+    """(codes, scales) of the float64 reference: scale = max|y| / qmax per row
+    (or per group of columns), codes = cast(y / scale); scales have shape
+    y.shape[:-1] + (groups,)."""
+    hidden = y64.shape[-1]
+    g = group_size or hidden
+    grouped = y64.reshape(*y64.shape[:-1], hidden // g, g)
+    scale = grouped.abs().amax(-1) / QMAX[qdtype]
+    inv = torch.where(scale > 0, 1.0 / scale, torch.zeros_like(scale))
+    v = (grouped * inv.unsqueeze(-1)).reshape(y64.shape)
+    return v, scale
+
+
+def ordinal(codes):
+    """Quantised codes as signed integers that step by one per representable value."""
+    if codes.dtype == torch.int8:
+        return codes.to(torch.int64)
+    b = codes.view(torch.uint8).to(torch.int64)
+    mag = b & 0x7F
+    return torch.where(b & 0x80 != 0, -mag, mag)
+
+
+# Relative error allowed on fp32-computed values against float64 (the scale,
+# and y / scale before rounding): a few ulps for the per-element products and
+# the reciprocal, plus sqrt(hidden) ulps for the fp32 row sums (the sum of
+# squares, and the mean for LayerNorm). Empirically the error stays below a
+# third of this.
+def fp32_rtol(hidden):
+    return (16 + 4 * hidden ** 0.5) * 2.0 ** -24
+
+
+def assert_quant_matches(codes, scales, y64, qdtype, group_size, what):
+    """Scales to fp32_rtol of the float64 reference; codes equal to the
+    reference's cast except where y / scale lies within fp32_rtol of a rounding
+    boundary, where one step of the format either way is allowed."""
+    hidden = y64.shape[-1]
+    v64, s64 = reference_quant(y64, qdtype, group_size)
+    rtol = fp32_rtol(hidden)
+    s = scales.double().reshape(s64.shape)
+    serr = (s - s64).abs()
+    assert bool((serr <= rtol * s64.abs() + 1e-30).all()), (
+        f"{what}: scales off by up to {(serr / s64.abs().clamp_min(1e-30)).max().item():.3g} relative "
+        f"(allowed {rtol:.3g})"
+    )
+    want = ordinal(quant_cast(v64, qdtype))
+    got = ordinal(codes)
+    lo, hi = ordinal(quant_cast(v64 * (1 - 2 * rtol), qdtype)), ordinal(quant_cast(v64 * (1 + 2 * rtol), qdtype))
+    near = lo != hi
+    diff = (got - want).abs()
+    bad = (diff > 0) & ~near | (diff > 1)
+    assert not bool(bad.any()), (
+        f"{what}: {int(bad.sum())} of {bad.numel()} codes off (max {int(diff.max())} steps, "
+        f"{int(near.sum())} near a rounding boundary)"
+    )
+
+
+class ByteCanariedView:
+    """CanariedView for one-byte (quantised) dtypes: the storage is bytes filled
+    with 0xA5, viewed as the dtype."""
+
+    def __init__(self, shape, stride, offset, numel, dtype, device):
+        self.bytes = torch.full((numel,), 0xA5, dtype=torch.uint8, device=device)
+        self.view = self.bytes.view(dtype).as_strided(shape, stride, offset)
+        idx = torch.arange(numel, device=device).as_strided(shape, stride, offset)
+        self.mask = torch.zeros(numel, dtype=torch.bool, device=device)
+        self.mask[idx.reshape(-1)] = True
+        self.snapshot = self.bytes.clone()
+
+    def untouched_outside(self):
+        keep = ~self.mask
+        return torch.equal(self.bytes[keep], self.snapshot[keep])
+
+    def unchanged(self):
+        return torch.equal(self.bytes, self.snapshot)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from aiter import _C
-from layouts import OUTPUT_LAYOUT_FOR, ZERO_COPY_LAYOUTS
+from layouts import OUTPUT_LAYOUT_FOR, ZERO_COPY_LAYOUTS, dense, odd_offset
 from helpers import span
 
 TARGETS = {  # warp width, SMs/CUs, resident threads per SM/CU
@@ -119,3 +119,105 @@ def test_wave64_and_warp32_shapes_differ_where_the_warp_matters():
     nv = simulate("h100", out, x, w)["config"]
     assert amd["lanes"] % 64 == 0 and nv["lanes"] % 32 == 0
     assert amd["threads"] >= 64
+
+
+# ---------------------------------------------------------------- the norm family
+def qview(layout, n, h, dtype=torch.int8):
+    shape, stride, offset = layout(n, h)
+    storage = torch.zeros(span(shape, stride, offset) + 8, dtype=dtype)
+    return storage.as_strided(shape, stride, offset)
+
+
+def scale_for(x, groups=1):
+    return torch.zeros(*x.shape[:-1], groups)
+
+
+@pytest.mark.parametrize("n", [1, 257])
+@pytest.mark.parametrize("hidden", [7, 128, 769, 4096, 65536])
+@pytest.mark.parametrize("layout", ["dense", "row_strided", "qk3d_q", "permuted4d", "odd_offset"])
+@pytest.mark.parametrize("target", list(TARGETS))
+@pytest.mark.parametrize("variant", ["quant", "add_quant", "layer", "add_layer_quant"])
+def test_norm_family_touches_each_element_once(variant, target, layout, hidden, n):
+    """Quantised outputs (one byte per element, vec-aligned), scales written
+    once per row, streamed rows re-read once per extra pass (LayerNorm's
+    variance, the quant max) and nothing else touched."""
+    if hidden * n > 257 * 8193:
+        n = 3
+    add, quant, layer = "add" in variant, "quant" in variant, "layer" in variant
+    build, out_build = ZERO_COPY_LAYOUTS[layout], OUTPUT_LAYOUT_FOR[layout]
+    x = view(build, n, hidden)
+    out = qview(out_build, n, hidden) if quant else view(out_build, n, hidden)
+    w = torch.zeros(hidden, dtype=x.dtype)
+    r = view(build, n, hidden) if add else None
+    r_out = view(out_build, n, hidden) if add else None
+    ys = scale_for(x) if quant else None
+    before = view(out_build, n, hidden) if quant else None
+    warp, sms, threads = TARGETS[target]
+    sim = _C.simulate_launch(out, x, w, r, r_out, warp_size=warp, sm_count=sms, max_threads_per_sm=threads,
+                             layer=layer, yscale=ys, out_before_quant=before)
+    assert_clean(sim)
+    streamed = sim["config"]["chunks"] == 0
+    rereads = (1 + int(layer) + int(quant)) if streamed else 0
+    if add:
+        assert torch.equal(sim["input"]["reads"], expected_counts(x))
+        assert torch.equal(sim["residual_in"]["reads"], expected_counts(r))
+        assert torch.equal(sim["residual_out"]["writes"], expected_counts(r_out))
+        assert torch.equal(sim["residual_out"]["reads"], expected_counts(r_out) * rereads)
+    else:
+        assert torch.equal(sim["input"]["reads"], expected_counts(x) * (1 + rereads))
+    assert torch.equal(sim["out"]["writes"], expected_counts(out))
+    if quant:
+        assert torch.equal(sim["yscale"]["writes"], torch.ones(ys.numel(), dtype=torch.int32))
+        assert torch.equal(sim["out_before_quant"]["writes"], expected_counts(before))
+        if sim["config"]["vec"] > 1:  # 16 bytes of input per access: vec bytes of out
+            assert out.data_ptr() % sim["config"]["vec"] == 0
+
+
+@pytest.mark.parametrize("group_size", [16, 32, 128])
+@pytest.mark.parametrize("hidden", [128, 1024, 16384])
+@pytest.mark.parametrize("target", list(TARGETS))
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_group_scales_written_once_each(target, hidden, group_size, shuffled):
+    n = 5
+    x = view(dense, n, hidden)
+    out = qview(dense, n, hidden)
+    groups = hidden // group_size
+    ys = torch.zeros(n, groups)
+    warp, sms, threads = TARGETS[target]
+    sim = _C.simulate_launch(out, x, torch.zeros(hidden, dtype=x.dtype), None, None, warp_size=warp, sm_count=sms,
+                             max_threads_per_sm=threads, yscale=ys, group_size=group_size)
+    assert_clean(sim)
+    assert sim["config"]["group_lanes"] == group_size // sim["config"]["vec"]
+    assert torch.equal(sim["yscale"]["writes"], torch.ones(n * groups, dtype=torch.int32))
+    assert torch.equal(sim["out"]["writes"], expected_counts(out))
+
+
+def test_group_wider_than_a_warp_on_the_scalar_path_is_refused():
+    """group_size / vec must fit a warp: 128 scalar lanes do not on either target."""
+    x = view(odd_offset, 3, 256)  # misaligned: vec 1
+    out, ys = qview(dense, 3, 256), torch.zeros(3, 2)
+    for target in TARGETS:
+        warp, sms, threads = TARGETS[target]
+        sim = _C.simulate_launch(out, x, torch.zeros(256, dtype=x.dtype), None, None, warp_size=warp,
+                                 sm_count=sms, max_threads_per_sm=threads, yscale=ys, group_size=128)
+        assert "per-group quantisation" in sim["shape_violations"]
+
+
+@pytest.mark.parametrize("T", [1, 7, 300])
+@pytest.mark.parametrize("d", [64, 128, 256])
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_qk_two_job_launch(target, d, T):
+    """One launch over the Q and K slices of a packed buffer: every Q and K
+    element read and written once, the V part and gaps never touched."""
+    qkv = torch.zeros(T, 12 * d, dtype=torch.bfloat16)
+    q, k = qkv[:, : 8 * d].view(T, 8, d), qkv[:, 8 * d : 10 * d].view(T, 2, d)
+    oq, ok = torch.zeros(T, 8, d, dtype=torch.bfloat16), torch.zeros(T, 2, d, dtype=torch.bfloat16)
+    w = torch.zeros(d, dtype=torch.bfloat16)
+    warp, sms, threads = TARGETS[target]
+    sim = _C.simulate_launch(oq, q, w, None, None, warp_size=warp, sm_count=sms, max_threads_per_sm=threads,
+                             k=k, k_out=ok, k_weight=w)
+    assert_clean(sim)
+    assert torch.equal(sim["input"]["reads"], expected_counts(q))
+    assert torch.equal(sim["k"]["reads"], expected_counts(k))
+    assert torch.equal(sim["out"]["writes"], expected_counts(oq))
+    assert torch.equal(sim["k_out"]["writes"], expected_counts(ok))

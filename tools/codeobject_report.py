@@ -32,23 +32,26 @@ import sys
 #   VEC     kVectorBytes / sizeof(T) (16-byte accesses) and 1
 #   CACHED  0 and powers of two up to kMaxCachedChunks, only where
 #           CACHED * VEC * sizeof(T) <= max_cached_bytes(VARIANT)
-#   VARIANT kRms (0), kAddRms (1)
+#   VARIANT 0..7: bit 0 fused residual add, bit 1 dynamic-quant epilogue,
+#           bit 2 LayerNorm, and 8: two jobs (fused Q/K) (norm_params.h NormVariant)
 # kMaxCachedChunks, kVectorBytes and max_cached_bytes are read from
 # csrc/include/launch_config.h, so the expected set follows the sources.
 LAUNCH_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "csrc", "include",
                              "launch_config.h")
 DTYPES = {"float": ("f32", 4), "__half": ("f16", 2), "__hip_bfloat16": ("bf16", 2)}
-VARIANTS = {0: "rms", 1: "add_rms"}
+VARIANTS = {0: "rms", 1: "add_rms", 2: "rms_quant", 3: "add_rms_quant", 4: "layer", 5: "add_layer",
+            6: "layer_quant", 7: "add_layer_quant", 8: "qk_rms"}
 
 
 def read_launch_rules(path=LAUNCH_CONFIG):
     text = open(path, encoding="utf-8").read()
     max_chunks = int(re.search(r"constexpr int kMaxCachedChunks = (\d+);", text).group(1))
     vector_bytes = int(re.search(r"constexpr int kVectorBytes = (\d+);", text).group(1))
-    add_bytes, rms_bytes = map(int, re.search(
-        r"return v == NormVariant::kAddRms \? (\d+) : (\d+);", text).groups())
+    small_bytes, rms_bytes = map(int, re.search(
+        r"return variant_adds\(v\) \|\| variant_quantizes\(v\) \? (\d+) : (\d+);", text).groups())
     cached = (0,) + tuple(1 << i for i in range(max_chunks.bit_length()) if (1 << i) <= max_chunks)
-    return vector_bytes, cached, {0: rms_bytes, 1: add_bytes}
+    # Variants with bit 0 (fused residual add) or bit 1 (quant epilogue) set cache less.
+    return vector_bytes, cached, {v: small_bytes if v & 3 else rms_bytes for v in VARIANTS}
 
 
 VECTOR_BYTES, CACHED_CHUNKS, MAX_CACHED_BYTES = read_launch_rules()

@@ -22,6 +22,13 @@ def _check_like_input(op, input, **rows):
             raise ValueError(f"aiter.{op}: argument '{name}' must have the input's shape {list(input.shape)} ({_describe(t)})")
 
 
+def _check_devices(op, input, **tensors):
+    """Each named tensor that is given is on the input's device."""
+    for name, t in tensors.items():
+        if t is not None and t.device != input.device:
+            raise ValueError(f"aiter.{op}: argument '{name}' must be on the input's device {input.device} ({_describe(t)})")
+
+
 def _check_weight(op, weight, input):
     if weight.device != input.device:
         raise ValueError(f"aiter.{op}: argument 'weight' must be on the input's device {input.device} ({_describe(weight)})")
@@ -49,3 +56,47 @@ def _add_rmsnorm_fake(
 def _fused_add_rmsnorm_fake(input, residual, weight, epsilon, gemma_norm=False, use_model_sensitive_rmsnorm=0):
     _check_like_input("fused_add_rms_norm_cu", input, residual=residual)
     _check_weight("fused_add_rms_norm_cu", weight, input)
+
+
+@torch.library.register_fake("aiter::rmsnorm_quant")
+def _rmsnorm_quant_fake(out, input, yscale, weight, epsilon, xscale=None, out_before_quant=None, group_size=0,
+                        shuffle_scale=False, gemma_norm=False, use_model_sensitive_rmsnorm=0):
+    _check_devices("rmsnorm_quant", input, out=out, yscale=yscale, weight=weight, xscale=xscale, out_before_quant=out_before_quant)
+
+
+@torch.library.register_fake("aiter::add_rmsnorm_quant")
+def _add_rmsnorm_quant_fake(out, input, residual_in, residual_out, yscale, weight, epsilon, xscale=None,
+                            out_before_quant=None, group_size=0, shuffle_scale=False, gemma_norm=False,
+                            use_model_sensitive_rmsnorm=0):
+    _check_devices("add_rmsnorm_quant", input, out=out, residual_in=residual_in, residual_out=residual_out, yscale=yscale, weight=weight, xscale=xscale, out_before_quant=out_before_quant)
+
+
+@torch.library.register_fake("aiter::layernorm")
+def _layernorm_fake(out, input, weight, bias, epsilon, x_bias=None):
+    _check_devices("layernorm", input, out=out, weight=weight, bias=bias, x_bias=x_bias)
+
+
+@torch.library.register_fake("aiter::add_layernorm")
+def _add_layernorm_fake(out, input, residual_in, residual_out, weight, bias, epsilon, x_bias=None):
+    _check_devices("add_layernorm", input, out=out, residual_in=residual_in, residual_out=residual_out, weight=weight, bias=bias, x_bias=x_bias)
+
+
+@torch.library.register_fake("aiter::layernorm_quant")
+def _layernorm_quant_fake(out, input, yscale, weight, bias, epsilon, xscale=None, x_bias=None):
+    _check_devices("layernorm_quant", input, out=out, yscale=yscale, weight=weight, bias=bias, xscale=xscale, x_bias=x_bias)
+
+
+@torch.library.register_fake("aiter::add_layernorm_quant")
+def _add_layernorm_quant_fake(out, input, residual_in, residual_out, yscale, weight, bias, epsilon, xscale=None,
+                              x_bias=None):
+    _check_devices("add_layernorm_quant", input, out=out, residual_in=residual_in, residual_out=residual_out, yscale=yscale, weight=weight, bias=bias, xscale=xscale, x_bias=x_bias)
+
+
+@torch.library.register_fake("aiter::qk_rmsnorm")
+def _qk_rmsnorm_fake(q_out, q, q_weight, k_out, k, k_weight, epsilon):
+    _check_devices("qk_rmsnorm", q, q_out=q_out, q_weight=q_weight, k_out=k_out, k=k, k_weight=k_weight)
+
+
+@torch.library.register_fake("aiter::qk_rmsnorm_")
+def _qk_rmsnorm_inplace_fake(q, k, q_weight, k_weight, epsilon):
+    _check_devices("qk_rmsnorm_", q, k=k, q_weight=q_weight, k_weight=k_weight)

@@ -4,7 +4,10 @@
 #include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
 
+#include <vector>
+
 #include "../include/norm_math.h"
+#include "../include/quant_convert.h"
 
 namespace aiter {
 namespace {
@@ -15,40 +18,84 @@ struct RoundTo {
   float operator()(float v) const { return static_cast<float>(static_cast<T>(v)); }
 };
 
-// Two passes per row, like the kernels' streamed path: sum of squares (and the
-// residual store for the fused add), then the weighted output. Each element
-// is read before the same position is written, so exact in-place use works.
+template <typename T>
+float param(const void* p, int64_t stride, int64_t i, float absent) {
+  return p == nullptr ? absent : static_cast<float>(static_cast<const T*>(p)[i * stride]);
+}
+
+// The same passes as the kernels (norm_rows_kernel.cuh), selected by the same
+// variant flags: prologue (input [+ x_bias] [+ residual_in], stored to
+// residual_out), the statistics (sum of squares, or mean then squared
+// deviations), then the epilogue (round and store, or quantise with a per-row
+// or per-group scale). The row's prologue values are kept in a buffer, so
+// every element is read before any output of the row is written (exact
+// in-place use works).
 template <typename T, NormVariant VARIANT>
 void norm_rows_typed(const NormParams& p) {
+  constexpr bool kAdd = variant_adds(VARIANT);
+  constexpr bool kQuant = variant_quantizes(VARIANT);
+  constexpr bool kLayer = variant_centers(VARIANT);
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(p.hidden, 1));
   at::parallel_for(0, p.rows, grain, [&](int64_t begin, int64_t end) {
-    const T* weight = static_cast<const T*>(p.weight);
+    std::vector<float> xs(p.hidden), ys(p.hidden);
     for (int64_t row = begin; row < end; ++row) {
-      const T* in = static_cast<const T*>(p.input) + row_offset(p.input_rows, row);
-      T* out = static_cast<T*>(p.out) + row_offset(p.out_rows, row);
-      const T* source = in;  // what the norm is taken over
-      double ss = 0.0;  // double: a sequential fp32 sum drifts at hidden ~1e6
-      if constexpr (VARIANT == NormVariant::kAddRms) {
-        const T* res = static_cast<const T*>(p.residual_in) + row_offset(p.residual_in_rows, row);
-        T* res_out = static_cast<T*>(p.residual_out) + row_offset(p.residual_out_rows, row);
-        for (int64_t i = 0; i < p.hidden; ++i) {
-          const T sum = static_cast<T>(static_cast<float>(in[i]) + static_cast<float>(res[i]));
-          res_out[i] = sum;
-          const float f = static_cast<float>(sum);
-          ss += static_cast<double>(f) * f;
+      const RowJob job = row_job(p, row);
+      const T* in = static_cast<const T*>(job.input) + job.input_offset;
+      const bool xb = kLayer && p.x_bias != nullptr;
+      const T* res = kAdd ? static_cast<const T*>(p.residual_in) + row_offset(p.residual_in_rows, row) : nullptr;
+      T* res_out = kAdd ? static_cast<T*>(p.residual_out) + row_offset(p.residual_out_rows, row) : nullptr;
+      // Sums are accumulated in double here: a sequential fp32 sum loses ~n
+      // ulps (the kernels' tree reductions lose ~log2(n)); at hidden 2**20
+      // that was 5e-4 of the inverse rms.
+      double sd = 0.0;
+      for (int64_t i = 0; i < p.hidden; ++i) {
+        float f = static_cast<float>(in[i]);
+        if (kAdd || xb) {
+          if (xb) f += param<T>(p.x_bias, p.x_bias_stride, i, 0.f);
+          if (kAdd) f += static_cast<float>(res[i]);
+          const T stored = static_cast<T>(f);
+          if (kAdd) res_out[i] = stored;
+          f = static_cast<float>(stored);
         }
-        source = res_out;
-      } else {
+        xs[i] = f;
+        sd += kLayer ? static_cast<double>(f) : static_cast<double>(f) * f;
+      }
+      float mean = 0.f;
+      if (kLayer) {
+        mean = static_cast<float>(sd / static_cast<double>(p.hidden));
+        sd = 0.0;
         for (int64_t i = 0; i < p.hidden; ++i) {
-          const float f = static_cast<float>(in[i]);
-          ss += static_cast<double>(f) * f;
+          const float d = xs[i] - mean;
+          sd += static_cast<double>(d) * d;
         }
       }
-      const float inv = inv_rms(static_cast<float>(ss), p.hidden, p.epsilon);
+      const float inv = inv_rms(static_cast<float>(sd), p.hidden, p.epsilon);
       for (int64_t i = 0; i < p.hidden; ++i) {
-        const float w = static_cast<float>(weight[i * p.weight_stride]);
-        out[i] = static_cast<T>(scale_element(static_cast<float>(source[i]), inv, w, p.gemma,
-                                              p.model_sensitive, RoundTo<T>()));
+        const float w = param<T>(job.weight, job.weight_stride, i, 1.f);
+        float y = kLayer ? layer_element(xs[i], mean, inv, w, param<T>(p.bias, p.bias_stride, i, 0.f))
+                         : scale_element(xs[i], inv, w, p.gemma, p.model_sensitive, RoundTo<T>());
+        if (kQuant && p.xscale != nullptr) y *= p.xscale[i * p.xscale_stride];
+        ys[i] = y;
+      }
+      if constexpr (!kQuant) {
+        T* out = static_cast<T*>(job.out) + job.out_offset;
+        for (int64_t i = 0; i < p.hidden; ++i) out[i] = static_cast<T>(ys[i]);
+      } else {
+        uint8_t* out = static_cast<uint8_t*>(job.out) + job.out_offset;
+        T* unquant = p.unquant != nullptr ? static_cast<T*>(p.unquant) + row_offset(p.unquant_rows, row) : nullptr;
+        float* yscale = p.yscale + row_offset(p.yscale_rows, row);
+        const int64_t group = p.group_size > 0 ? p.group_size : p.hidden;
+        for (int64_t g0 = 0; g0 < p.hidden; g0 += group) {
+          float amax = 0.f;
+          for (int64_t i = g0; i < g0 + group; ++i) amax = abs_max(amax, ys[i]);
+          const float scale = dynamic_scale(amax, p.qmax);
+          const float inv_scale = inverse_scale(scale);
+          yscale[(g0 / group) * p.yscale_group_stride] = scale;
+          for (int64_t i = g0; i < g0 + group; ++i) {
+            if (unquant != nullptr) unquant[i] = static_cast<T>(ys[i]);
+            out[i] = quantize_to_byte(ys[i] * inv_scale, p.quant);
+          }
+        }
       }
     }
   });
@@ -56,10 +103,20 @@ void norm_rows_typed(const NormParams& p) {
 
 template <typename T>
 void norm_rows_for_dtype(const NormParams& p) {
-  if (p.variant == NormVariant::kAddRms)
-    norm_rows_typed<T, NormVariant::kAddRms>(p);
-  else
-    norm_rows_typed<T, NormVariant::kRms>(p);
+  switch (p.variant) {
+#define AITER_CPU_CASE(V) \
+  case NormVariant::V: return norm_rows_typed<T, NormVariant::V>(p);
+    AITER_CPU_CASE(kRms)
+    AITER_CPU_CASE(kAddRms)
+    AITER_CPU_CASE(kRmsQuant)
+    AITER_CPU_CASE(kAddRmsQuant)
+    AITER_CPU_CASE(kLayer)
+    AITER_CPU_CASE(kAddLayer)
+    AITER_CPU_CASE(kLayerQuant)
+    AITER_CPU_CASE(kAddLayerQuant)
+    AITER_CPU_CASE(kQkRms)
+#undef AITER_CPU_CASE
+  }
 }
 
 }  // namespace

@@ -24,10 +24,11 @@ struct Recorder {
   SimulationResult* result;
 
   void touch(const void* base, const RowLayout& rows, const at::Tensor& counts, int64_t row,
-             int64_t chunk) {
+             int64_t chunk, int64_t elem = 0) {
+    if (elem == 0) elem = elem_size;
     const int64_t first = row_offset(rows, row) + chunk * c.vec;
-    const auto address = reinterpret_cast<uintptr_t>(base) + first * elem_size;
-    if (address % static_cast<uintptr_t>(c.vec * elem_size) != 0) ++result->misaligned_vectors;
+    const auto address = reinterpret_cast<uintptr_t>(base) + first * elem;
+    if (address % static_cast<uintptr_t>(c.vec * elem) != 0) ++result->misaligned_vectors;
     int32_t* n = counts.data_ptr<int32_t>();
     const int64_t span = counts.numel();
     for (int64_t i = 0; i < c.vec; ++i) {
@@ -37,9 +38,17 @@ struct Recorder {
         ++n[first + i];
     }
   }
+
+  // One scalar element (a scale).
+  void touch_one(const at::Tensor& counts, int64_t offset) {
+    if (offset < 0 || offset >= counts.numel())
+      ++result->outside_span;
+    else
+      ++counts.data_ptr<int32_t>()[offset];
+  }
 };
 
-std::string check_shape(const LaunchConfig& c, const TargetInfo& t, int64_t elem_size) {
+std::string check_shape(const LaunchConfig& c, const TargetInfo& t, int64_t elem_size, NormVariant variant) {
   std::string v;
   if (c.lanes <= t.warp_size) {
     if (t.warp_size % c.lanes != 0) v += "a row's lanes straddle warps; ";
@@ -47,7 +56,7 @@ std::string check_shape(const LaunchConfig& c, const TargetInfo& t, int64_t elem
   } else if (c.threads != c.lanes || c.threads % t.warp_size != 0) {
     v += "block-wide rows need threads == lanes, a multiple of the warp; ";
   }
-  if (c.threads > max_block_threads(static_cast<int>(c.chunks * c.vec * elem_size)))
+  if (c.threads > max_block_threads(static_cast<int>(c.chunks * c.vec * elem_size), variant))
     v += "block larger than the kernel's launch bounds; ";
   if (c.threads / t.warp_size > AITER_MAX_WARPS_PER_BLOCK_FOR(t.warp_size))
     v += "more warps than the reduction scratch holds; ";
@@ -61,12 +70,22 @@ SimulationResult simulate_launch(const NormCall& call, const TargetInfo& target,
                                  int64_t blocks_per_sm) {
   const PlannedCall pc = plan_call(call);
   SimulationResult r;
+  const bool add = variant_adds(call.variant);
+  const bool quant = variant_quantizes(call.variant);
+  const bool two = variant_two_jobs(call.variant);
   r.input = zero_counts(call.input);
   r.out = zero_counts(call.out);
-  const bool add = call.variant == NormVariant::kAddRms;
   if (add) {
     r.residual_in = zero_counts(call.residual_in);
     r.residual_out = zero_counts(call.residual_out);
+  }
+  if (quant) {
+    r.yscale = zero_counts(call.yscale);
+    if (call.unquant.defined()) r.unquant = zero_counts(call.unquant);
+  }
+  if (two) {
+    r.input_b = zero_counts(call.input_b);
+    r.out_b = zero_counts(call.out_b);
   }
   if (pc.empty) return r;
   TORCH_CHECK_VALUE(!pc.gathered, aiter::message("simulate_launch: views must be zero-copy"));
@@ -76,8 +95,11 @@ SimulationResult simulate_launch(const NormCall& call, const TargetInfo& target,
   if (blocks_per_sm > 0) set_grid(&c, p.rows, target.sm_count, blocks_per_sm);
   r.config = c;
   const int64_t elem = dtype_size(p.dtype);
-  r.shape_violations = check_shape(c, target, elem);
+  r.shape_violations = check_shape(c, target, elem, p.variant);
+  if (const char* why = unsupported_launch(c, target)) r.shape_violations += why;
   Recorder rec{c, elem, &r};
+  // Passes over a streamed row after the prologue (the kernel's re-reads).
+  const int rereads = c.chunks == 0 ? streamed_rereads(p.variant, p.group_size) : 0;
 
   // The kernel's loop nest (norm_rows_kernel), access by access.
   for (int64_t block = 0; block < c.grid; ++block) {
@@ -85,24 +107,41 @@ SimulationResult simulate_launch(const NormCall& call, const TargetInfo& target,
       for (int64_t group = block; row_group_in_range(c, group, p.rows); group += c.grid) {
         const int64_t row = row_of(c, group, t);
         if (row >= p.rows) continue;  // inactive: joins reductions only
+        const bool job_b = row >= p.split_row;
+        const int64_t jrow = job_b ? row - p.split_row : row;
+        const void* in = job_b ? p.input_b : p.input;
+        const RowLayout& in_rows = job_b ? p.input_b_rows : p.input_rows;
+        const at::Tensor& in_reads = job_b ? r.input_b.reads : r.input.reads;
+        if (quant && p.group_size == 0 && t % c.lanes == 0)
+          rec.touch_one(r.yscale.writes, row_offset(p.yscale_rows, row));
         for (int64_t k = 0; k < chunk_slots(c); ++k) {
           const int64_t chunk = chunk_of(c, t, k);
           if (!chunk_in_row(c, chunk)) continue;
           // Prologue: load_row_chunk.
-          rec.touch(p.input, p.input_rows, r.input.reads, row, chunk);
+          rec.touch(in, in_rows, in_reads, jrow, chunk);
           if (add) {
             rec.touch(p.residual_in, p.residual_in_rows, r.residual_in.reads, row, chunk);
             rec.touch(p.residual_out, p.residual_out_rows, r.residual_out.writes, row, chunk);
           }
-          // Streamed rows re-read in pass two (reload_row_chunk).
-          if (c.chunks == 0) {
+          // Streamed rows re-read in later passes (reload_row_chunk).
+          for (int i = 0; i < rereads; ++i) {
             if (add)
               rec.touch(p.residual_out, p.residual_out_rows, r.residual_out.reads, row, chunk);
             else
-              rec.touch(p.input, p.input_rows, r.input.reads, row, chunk);
+              rec.touch(in, in_rows, in_reads, jrow, chunk);
           }
-          // Epilogue: store_normed.
-          rec.touch(p.out, p.out_rows, r.out.writes, row, chunk);
+          // Epilogue: store_normed / store_quantized.
+          if (job_b) {
+            rec.touch(p.out_b, p.out_b_rows, r.out_b.writes, jrow, chunk);
+          } else if (quant) {
+            rec.touch(p.out, p.out_rows, r.out.writes, row, chunk, 1);
+            if (p.unquant != nullptr) rec.touch(p.unquant, p.unquant_rows, r.unquant.writes, row, chunk);
+            if (p.group_size > 0 && chunk % c.group_lanes == 0)
+              rec.touch_one(r.yscale.writes, row_offset(p.yscale_rows, row) +
+                                                 (chunk / c.group_lanes) * p.yscale_group_stride);
+          } else {
+            rec.touch(p.out, p.out_rows, r.out.writes, row, chunk);
+          }
         }
       }
     }

@@ -21,6 +21,7 @@ struct AccessCounts {
 struct SimulationResult {
   LaunchConfig config{};
   AccessCounts input, residual_in, out, residual_out;
+  AccessCounts yscale, unquant, input_b, out_b;  // quantising variants / a two-job launch
   int64_t misaligned_vectors = 0;  // vector accesses not aligned to their width
   int64_t outside_span = 0;        // accesses past a view's last element
   std::string shape_violations;    // launch-shape rules the target breaks

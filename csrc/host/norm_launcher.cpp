@@ -29,35 +29,110 @@ DType dtype_of(const at::Tensor& t) {
   }
 }
 
-void check_call(const NormCall& c) {
-  const bool add = c.variant == NormVariant::kAddRms;
+QuantType quant_type_of(const at::Tensor& t) {
+  switch (t.scalar_type()) {
+    case at::kChar: return QuantType::kInt8;
+    case at::kFloat8_e4m3fn: return QuantType::kFp8E4M3Fn;
+    case at::kFloat8_e4m3fnuz: return QuantType::kFp8E4M3Fnuz;
+    default: return QuantType::kNone;
+  }
+}
+
+int64_t groups_of(const NormCall& c) {
+  return c.group_size > 0 ? c.input.size(-1) / c.group_size : 1;
+}
+
+void no_overlap(const NormCall& c, const char* a_name, const at::Tensor& a, const char* b_name,
+                const at::Tensor& b, AliasPolicy policy = AliasPolicy::kNoOverlap) {
+  if (a.defined() && b.defined()) check_no_partial_overlap(c.op, a_name, a, b_name, b, policy);
+}
+
+void check_call(const NormCall& c, ScaleLayout* scale) {
+  const bool add = variant_adds(c.variant);
+  const bool quant = variant_quantizes(c.variant);
+  const bool layer = variant_centers(c.variant);
+  const bool two = variant_two_jobs(c.variant);
   check_input_tensor(c.op, "input", c.input);
-  check_rows_tensor(c.op, "out", c.out, c.input);
+  if (quant)
+    check_quant_out(c.op, "out", c.out, c.input);
+  else
+    check_rows_tensor(c.op, "out", c.out, c.input);
   if (add) {
     check_rows_tensor(c.op, "residual_in", c.residual_in, c.input);
     check_rows_tensor(c.op, "residual_out", c.residual_out, c.input);
   }
-  check_weight(c.op, c.weight, c.input);
+  if (layer) {
+    if (c.weight.defined()) check_param(c.op, "weight", c.weight, c.input);
+    if (c.bias.defined()) check_param(c.op, "bias", c.bias, c.input);
+    if (c.x_bias.defined()) check_param(c.op, "x_bias", c.x_bias, c.input);
+  } else {
+    check_weight(c.op, c.weight, c.input);
+  }
   check_epsilon(c.op, c.epsilon);
   TORCH_CHECK_VALUE(c.model_sensitive == 0 || c.model_sensitive == 1, aiter::message(c.op,
                     ": argument 'use_model_sensitive_rmsnorm' must be 0 or 1, got ",
                     c.model_sensitive));
+  if (quant) {
+    const int64_t hidden = c.input.size(-1);
+    TORCH_CHECK_VALUE(c.group_size >= 0 && (c.group_size == 0 || hidden % c.group_size == 0),
+                      aiter::message(c.op, ": argument 'group_size' must be 0 (one scale per row) or "
+                      "divide hidden = ", hidden, ", got ", c.group_size));
+    if (c.xscale.defined()) check_xscale(c.op, c.xscale, c.input);
+    if (c.unquant.defined()) check_rows_tensor(c.op, "out_before_quant", c.unquant, c.input);
+    scale->rows = RowLayout{};
+    if (!check_and_plan_scale(c.op, "yscale", c.yscale, c.input, groups_of(c), c.shuffle_scale, scale))
+      scale->rows.ndim = -1;  // gathered below
+  }
+  if (two) {
+    check_input_tensor(c.op, "k", c.input_b);
+    check_rows_tensor(c.op, "k_out", c.out_b, c.input_b);
+    TORCH_CHECK_VALUE(c.input_b.size(-1) == c.input.size(-1) &&
+                      c.input_b.scalar_type() == c.input.scalar_type() &&
+                      c.input_b.device() == c.input.device(),
+                      aiter::message(c.op, ": argument 'k' (", describe(c.input_b),
+                      ") must have the head size (last dim), dtype and device of 'q' (",
+                      describe(c.input), ")"));
+    check_param(c.op, "k_weight", c.weight_b, c.input_b);
+  }
 
+  // Outputs: no element written twice, no partial overlap with anything.
   check_no_internal_overlap(c.op, "out", c.out);
-  check_no_partial_overlap(c.op, "out", c.out, "input", c.input, AliasPolicy::kSameViewAllowed);
-  check_no_partial_overlap(c.op, "out", c.out, "weight", c.weight, AliasPolicy::kNoOverlap);
+  no_overlap(c, "out", c.out, "input", c.input, AliasPolicy::kSameViewAllowed);
+  const std::pair<const char*, const at::Tensor*> params[] = {
+      {"weight", &c.weight}, {"bias", &c.bias}, {"x_bias", &c.x_bias},
+      {"xscale", &c.xscale}, {"k_weight", &c.weight_b}};
+  for (const auto& [name, t] : params) no_overlap(c, "out", c.out, name, *t);
   if (add) {
     check_no_internal_overlap(c.op, "residual_out", c.residual_out);
-    check_no_partial_overlap(c.op, "out", c.out, "residual_in", c.residual_in,
-                             AliasPolicy::kSameViewAllowed);
-    check_no_partial_overlap(c.op, "out", c.out, "residual_out", c.residual_out,
-                             AliasPolicy::kNoOverlap);
-    check_no_partial_overlap(c.op, "residual_out", c.residual_out, "input", c.input,
-                             AliasPolicy::kSameViewAllowed);
-    check_no_partial_overlap(c.op, "residual_out", c.residual_out, "residual_in", c.residual_in,
-                             AliasPolicy::kSameViewAllowed);
-    check_no_partial_overlap(c.op, "residual_out", c.residual_out, "weight", c.weight,
-                             AliasPolicy::kNoOverlap);
+    no_overlap(c, "out", c.out, "residual_in", c.residual_in, AliasPolicy::kSameViewAllowed);
+    no_overlap(c, "out", c.out, "residual_out", c.residual_out);
+    no_overlap(c, "residual_out", c.residual_out, "input", c.input, AliasPolicy::kSameViewAllowed);
+    no_overlap(c, "residual_out", c.residual_out, "residual_in", c.residual_in,
+               AliasPolicy::kSameViewAllowed);
+    for (const auto& [name, t] : params) no_overlap(c, "residual_out", c.residual_out, name, *t);
+  }
+  if (quant) {
+    // Written: yscale and out_before_quant, which must not touch any other argument.
+    const std::pair<const char*, const at::Tensor*> all[] = {
+        {"out", &c.out}, {"input", &c.input}, {"residual_in", &c.residual_in},
+        {"residual_out", &c.residual_out}, {"weight", &c.weight}, {"bias", &c.bias},
+        {"x_bias", &c.x_bias}, {"xscale", &c.xscale}};
+    check_no_internal_overlap(c.op, "yscale", c.yscale);
+    for (const auto& [name, t] : all) no_overlap(c, "yscale", c.yscale, name, *t);
+    if (c.unquant.defined()) {
+      check_no_internal_overlap(c.op, "out_before_quant", c.unquant);
+      no_overlap(c, "out_before_quant", c.unquant, "yscale", c.yscale);
+      for (const auto& [name, t] : all) no_overlap(c, "out_before_quant", c.unquant, name, *t);
+    }
+  }
+  if (two) {
+    check_no_internal_overlap(c.op, "k_out", c.out_b);
+    no_overlap(c, "k_out", c.out_b, "k", c.input_b, AliasPolicy::kSameViewAllowed);
+    no_overlap(c, "k_out", c.out_b, "q", c.input);
+    no_overlap(c, "k_out", c.out_b, "q_out", c.out);
+    no_overlap(c, "q_out", c.out, "k", c.input_b);
+    no_overlap(c, "k_out", c.out_b, "q_weight", c.weight);
+    no_overlap(c, "k_out", c.out_b, "k_weight", c.weight_b);
   }
 }
 
@@ -77,23 +152,52 @@ Operand plan_operand(const NormCall& c, const char* name, const at::Tensor& t, b
   return o;
 }
 
+const void* ptr_or_null(const at::Tensor& t) { return t.defined() ? t.data_ptr() : nullptr; }
+int64_t stride0(const at::Tensor& t) { return t.defined() && t.size(0) > 1 ? t.stride(0) : 1; }
+
 }  // namespace
 
 PlannedCall plan_call(const NormCall& c) {
-  check_call(c);
+  ScaleLayout scale;
+  check_call(c, &scale);
   PlannedCall pc;
   const int64_t hidden = c.input.size(-1);
-  const int64_t rows = c.input.numel() / hidden;
+  const int64_t rows_a = c.input.numel() / hidden;
+  const bool two = variant_two_jobs(c.variant);
+  const int64_t rows = rows_a + (two ? c.input_b.numel() / hidden : 0);
   pc.empty = rows == 0;
   if (pc.empty) return pc;
 
-  const bool add = c.variant == NormVariant::kAddRms;
+  const bool add = variant_adds(c.variant);
+  const bool quant = variant_quantizes(c.variant);
   bool any_gather = false;
   pc.input = plan_operand(c, "input", c.input, false, &any_gather);
   pc.out = plan_operand(c, "out", c.out, true, &any_gather);
   if (add) {
     pc.residual_in = plan_operand(c, "residual_in", c.residual_in, false, &any_gather);
     pc.residual_out = plan_operand(c, "residual_out", c.residual_out, true, &any_gather);
+  }
+  if (quant && c.unquant.defined())
+    pc.unquant = plan_operand(c, "out_before_quant", c.unquant, true, &any_gather);
+  if (two) {
+    pc.input_b = plan_operand(c, "k", c.input_b, false, &any_gather);
+    pc.out_b = plan_operand(c, "k_out", c.out_b, true, &any_gather);
+  }
+  if (quant) {
+    pc.yscale = c.yscale;
+    if (scale.rows.ndim < 0) {
+      // Row dims that do not collapse: write a dense buffer, copied back.
+      TORCH_CHECK_VALUE(!strict_layout(), aiter::message(c.op, ": argument 'yscale' (", describe(c.yscale),
+                        ") cannot be written in place (more than ", kMaxRowDims,
+                        " row dims after collapsing), and strict layout mode forbids the gather copy"));
+      pc.yscale = at::empty({rows_a, groups_of(c)}, c.yscale.options());
+      pc.yscale_gathered = true;
+      any_gather = true;
+      int64_t counted = 0;
+      const int64_t rows_only[1] = {rows_a}, unit[1] = {groups_of(c)};
+      collapse_row_dims(1, rows_only, unit, &scale.rows, &counted);
+      scale.group_stride = 1;
+    }
   }
   pc.gathered = any_gather;
 
@@ -109,8 +213,8 @@ PlannedCall plan_call(const NormCall& c) {
     p.residual_in_rows = pc.residual_in.rows;
     p.residual_out_rows = pc.residual_out.rows;
   }
-  p.weight = c.weight.data_ptr();
-  p.weight_stride = hidden > 1 ? c.weight.stride(0) : 1;
+  p.weight = ptr_or_null(c.weight);
+  p.weight_stride = stride0(c.weight);
   p.rows = rows;
   p.hidden = hidden;
   p.epsilon = static_cast<float>(c.epsilon);
@@ -118,6 +222,34 @@ PlannedCall plan_call(const NormCall& c) {
   p.model_sensitive = static_cast<int32_t>(c.model_sensitive);
   p.dtype = dtype_of(c.input);
   p.variant = c.variant;
+  p.bias = ptr_or_null(c.bias);
+  p.bias_stride = stride0(c.bias);
+  p.x_bias = ptr_or_null(c.x_bias);
+  p.x_bias_stride = stride0(c.x_bias);
+  p.quant = QuantType::kNone;
+  if (quant) {
+    p.quant = quant_type_of(c.out);
+    p.qmax = quant_max(p.quant);
+    p.group_size = c.group_size;
+    p.xscale = c.xscale.defined() ? c.xscale.data_ptr<float>() : nullptr;
+    p.xscale_stride = stride0(c.xscale);
+    p.yscale = pc.yscale.data_ptr<float>();
+    p.yscale_rows = scale.rows;
+    p.yscale_group_stride = scale.group_stride;
+    if (c.unquant.defined()) {
+      p.unquant = pc.unquant.view.data_ptr();
+      p.unquant_rows = pc.unquant.rows;
+    }
+  }
+  p.split_row = rows_a;
+  if (two) {
+    p.input_b = pc.input_b.view.data_ptr();
+    p.out_b = pc.out_b.view.data_ptr();
+    p.input_b_rows = pc.input_b.rows;
+    p.out_b_rows = pc.out_b.rows;
+    p.weight_b = c.weight_b.data_ptr();
+    p.weight_b_stride = stride0(c.weight_b);
+  }
   return pc;
 }
 
@@ -129,10 +261,13 @@ void run_row_norm(const NormCall& c) {
   if (c.input.is_cpu())
     norm_rows_cpu(pc.params);
   else
-    launch_row_norm_gpu(pc.params, c.input);
+    launch_row_norm_gpu(pc.params, c.input, c.op);
 
   if (pc.out.gathered) c.out.copy_(pc.out.view);
   if (pc.residual_out.gathered) c.residual_out.copy_(pc.residual_out.view);
+  if (pc.unquant.gathered) c.unquant.copy_(pc.unquant.view);
+  if (pc.out_b.gathered) c.out_b.copy_(pc.out_b.view);
+  if (pc.yscale_gathered) c.yscale.copy_(pc.yscale.reshape(c.yscale.sizes()));
 }
 
 int64_t gather_fallback_count() { return g_gather_calls.load(); }

@@ -10,10 +10,19 @@ namespace aiter {
 struct NormCall {
   const char* op;  // the public name, for error messages
   NormVariant variant;
-  at::Tensor out, input, residual_in, residual_out, weight;  // residuals: kAddRms only
+  at::Tensor out, input, residual_in, residual_out, weight;  // residuals: adding variants only
   double epsilon;
   bool gemma;
   int64_t model_sensitive;
+  // LayerNorm variants: weight, bias and x_bias are optional (undefined).
+  at::Tensor bias, x_bias;
+  // Quantising variants: yscale (written), optional xscale (smooth quant)
+  // and unquant (out_before_quant, written).
+  at::Tensor xscale, yscale, unquant;
+  int64_t group_size = 0;
+  bool shuffle_scale = false;
+  // A second job in the same launch (fused Q/K norm; plain RMSNorm only).
+  at::Tensor out_b, input_b, weight_b;
 };
 
 // A tensor argument as the backend sees it: the caller's view when its rows
@@ -29,7 +38,9 @@ struct Operand {
 struct PlannedCall {
   bool empty = false;  // zero rows: nothing to launch
   bool gathered = false;
-  Operand input, out, residual_in, residual_out;
+  Operand input, out, residual_in, residual_out, unquant, input_b, out_b;
+  at::Tensor yscale;  // what the kernel writes the scales to (a buffer when gathered)
+  bool yscale_gathered = false;
   NormParams params{};
 };
 PlannedCall plan_call(const NormCall& call);

@@ -2,6 +2,8 @@
 
 #include "message.h"
 
+#include <c10/util/accumulate.h>
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -49,22 +51,99 @@ void check_rows_tensor(const char* op, const char* name, const at::Tensor& t,
                     "' must have the input's shape ", like.sizes(), " (", describe(t), ")"));
 }
 
+void check_param(const char* op, const char* name, const at::Tensor& t, const at::Tensor& input) {
+  TORCH_CHECK_TYPE(t.defined(), aiter::message(op, ": argument '", name, "' is an undefined tensor"));
+  TORCH_CHECK_VALUE(t.layout() == at::kStrided, aiter::message(op, ": argument '", name,
+                    "' must be a strided (dense) tensor, got layout ", t.layout(), " (", describe(t), ")"));
+  TORCH_CHECK_VALUE(t.dim() == 1 && t.size(0) == input.size(-1), aiter::message(op, ": argument '", name,
+                    "' must be 1-d of length hidden = ", input.size(-1), " (", describe(t), ")"));
+  TORCH_CHECK_TYPE(t.scalar_type() == input.scalar_type(), aiter::message(op, ": argument '", name,
+                   "' must have the input's dtype ", input.scalar_type(), " (", describe(t), ")"));
+  TORCH_CHECK_VALUE(t.device() == input.device(), aiter::message(op, ": argument '", name,
+                    "' must be on the input's device ", input.device(), " (", describe(t), ")"));
+  TORCH_CHECK_VALUE(t.size(0) <= 1 || t.stride(0) >= 0, aiter::message(op, ": argument '", name,
+                    "' has a negative stride (", describe(t), ")"));
+}
+
 void check_weight(const char* op, const at::Tensor& weight, const at::Tensor& input) {
-  TORCH_CHECK_TYPE(weight.defined(), aiter::message(op, ": argument 'weight' is an undefined tensor"));
-  TORCH_CHECK_VALUE(weight.layout() == at::kStrided, aiter::message(op,
-                    ": argument 'weight' must be a strided (dense) tensor, got layout ",
-                    weight.layout(), " (", describe(weight), ")"));
-  TORCH_CHECK_VALUE(weight.dim() == 1 && weight.size(0) == input.size(-1), aiter::message(op,
-                    ": argument 'weight' must be 1-d of length hidden = ", input.size(-1), " (",
-                    describe(weight), ")"));
-  TORCH_CHECK_TYPE(weight.scalar_type() == input.scalar_type(), aiter::message(op,
-                   ": argument 'weight' must have the input's dtype ", input.scalar_type(), " (",
-                   describe(weight), ")"));
-  TORCH_CHECK_VALUE(weight.device() == input.device(), aiter::message(op,
-                    ": argument 'weight' must be on the input's device ", input.device(), " (",
-                    describe(weight), ")"));
-  TORCH_CHECK_VALUE(weight.size(0) <= 1 || weight.stride(0) >= 0, aiter::message(op,
-                    ": argument 'weight' has a negative stride (", describe(weight), ")"));
+  check_param(op, "weight", weight, input);
+}
+
+void check_quant_out(const char* op, const char* name, const at::Tensor& t, const at::Tensor& input) {
+  TORCH_CHECK_TYPE(t.defined(), aiter::message(op, ": argument '", name, "' is an undefined tensor"));
+  TORCH_CHECK_VALUE(t.layout() == at::kStrided, aiter::message(op, ": argument '", name,
+                    "' must be a strided (dense) tensor, got layout ", t.layout(), " (", describe(t), ")"));
+  const auto dt = t.scalar_type();
+  TORCH_CHECK_TYPE(dt == at::kChar || dt == at::kFloat8_e4m3fn || dt == at::kFloat8_e4m3fnuz,
+                   aiter::message(op, ": argument '", name,
+                   "' is the quantised output and must be int8, float8_e4m3fn or float8_e4m3fnuz (",
+                   describe(t), ")"));
+  TORCH_CHECK_VALUE(t.device() == input.device(), aiter::message(op, ": argument '", name,
+                    "' must be on the input's device ", input.device(), " (", describe(t), ")"));
+  TORCH_CHECK_VALUE(t.sizes() == input.sizes(), aiter::message(op, ": argument '", name,
+                    "' must have the input's shape ", input.sizes(), " (", describe(t), ")"));
+}
+
+void check_xscale(const char* op, const at::Tensor& t, const at::Tensor& input) {
+  TORCH_CHECK_TYPE(t.defined(), aiter::message(op, ": argument 'xscale' is an undefined tensor"));
+  TORCH_CHECK_VALUE(t.layout() == at::kStrided, aiter::message(op,
+                    ": argument 'xscale' must be a strided (dense) tensor (", describe(t), ")"));
+  TORCH_CHECK_TYPE(t.scalar_type() == at::kFloat, aiter::message(op,
+                   ": argument 'xscale' must be float32 (", describe(t), ")"));
+  TORCH_CHECK_VALUE(t.dim() == 1 && t.size(0) == input.size(-1), aiter::message(op,
+                    ": argument 'xscale' must be 1-d of length hidden = ", input.size(-1), " (",
+                    describe(t), ")"));
+  TORCH_CHECK_VALUE(t.device() == input.device(), aiter::message(op,
+                    ": argument 'xscale' must be on the input's device ", input.device(), " (",
+                    describe(t), ")"));
+  TORCH_CHECK_VALUE(t.size(0) <= 1 || t.stride(0) >= 0, aiter::message(op,
+                    ": argument 'xscale' has a negative stride (", describe(t), ")"));
+}
+
+bool check_and_plan_scale(const char* op, const char* name, const at::Tensor& t, const at::Tensor& input,
+                          int64_t groups, bool shuffled, ScaleLayout* layout) {
+  TORCH_CHECK_TYPE(t.defined(), aiter::message(op, ": argument '", name, "' is an undefined tensor"));
+  TORCH_CHECK_VALUE(t.layout() == at::kStrided, aiter::message(op, ": argument '", name,
+                    "' must be a strided (dense) tensor (", describe(t), ")"));
+  TORCH_CHECK_TYPE(t.scalar_type() == at::kFloat, aiter::message(op, ": argument '", name,
+                   "' (the quantisation scale) must be float32 (", describe(t), ")"));
+  TORCH_CHECK_VALUE(t.device() == input.device(), aiter::message(op, ": argument '", name,
+                    "' must be on the input's device ", input.device(), " (", describe(t), ")"));
+  const std::vector<int64_t> lead(input.sizes().begin(), input.sizes().end() - 1);
+  const int64_t rows = c10::multiply_integers(lead);
+  std::vector<int64_t> lead_g = lead;
+  lead_g.push_back(groups);
+  const std::vector<int64_t> flat_g{rows, groups};
+  const std::vector<int64_t> flat{rows};
+  const auto shape = t.sizes();
+  bool group_dim = false;
+  if (shape == c10::IntArrayRef(lead_g) || shape == c10::IntArrayRef(flat_g)) {
+    group_dim = true;
+  } else {
+    TORCH_CHECK_VALUE(groups == 1 && (shape == c10::IntArrayRef(lead) || shape == c10::IntArrayRef(flat)),
+                      aiter::message(op, ": argument '", name, "' must have shape ", c10::IntArrayRef(lead_g),
+                      lead_g == flat_g ? std::string() : aiter::message(" or ", c10::IntArrayRef(flat_g)),
+                      groups == 1 ? " (or without the last dim of 1)" : "",
+                      " for ", groups == 1 ? "one scale per row" : "one scale per group of columns", " (",
+                      describe(t), ")"));
+  }
+  if (shuffled && groups > 1) {
+    TORCH_CHECK_VALUE(t.is_contiguous(), aiter::message(op, ": argument '", name,
+                      "' must be contiguous with shuffle_scale=True (group-major: group g of row r "
+                      "at g * rows + r) (", describe(t), ")"));
+    layout->rows = RowLayout{};
+    layout->rows.ndim = rows > 1 ? 1 : 0;
+    layout->rows.sizes[kMaxRowDims - 1] = rows > 1 ? rows : 1;
+    layout->rows.strides[kMaxRowDims - 1] = rows > 1 ? 1 : 0;
+    layout->group_stride = rows;
+    return true;
+  }
+  const int64_t row_dims = group_dim ? t.dim() - 1 : t.dim();
+  int64_t counted = 0;
+  const bool fits = collapse_row_dims(static_cast<int>(row_dims), t.sizes().data(), t.strides().data(),
+                                      &layout->rows, &counted);
+  layout->group_stride = group_dim ? t.stride(-1) : 0;
+  return fits;
 }
 
 void check_epsilon(const char* op, double epsilon) {

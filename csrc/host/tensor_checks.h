@@ -19,6 +19,28 @@ void check_rows_tensor(const char* op, const char* name, const at::Tensor& t,
                        const at::Tensor& like);
 void check_input_tensor(const char* op, const char* name, const at::Tensor& t);
 void check_weight(const char* op, const at::Tensor& weight, const at::Tensor& input);
+// A per-column parameter (weight, bias, x_bias): 1-d of length hidden, the
+// input's dtype and device.
+void check_param(const char* op, const char* name, const at::Tensor& t, const at::Tensor& input);
+// A quantised output: int8, float8_e4m3fn or float8_e4m3fnuz, the input's
+// shape and device.
+void check_quant_out(const char* op, const char* name, const at::Tensor& t, const at::Tensor& input);
+// The smooth-quant per-column scale: fp32, 1-d of length hidden.
+void check_xscale(const char* op, const at::Tensor& t, const at::Tensor& input);
+
+// How a scale tensor is addressed: row r, group g at
+// row_offset(rows, r) + g * group_stride. False when its row dims cannot be
+// described (more than kMaxRowDims after collapsing).
+struct ScaleLayout {
+  RowLayout rows{};
+  int64_t group_stride = 0;
+};
+// Checks the per-row / per-group scale: fp32, on the input's device, of shape
+// input.shape[:-1] (+ (groups,)) or upstream's flattened (rows,) / (rows, 1) /
+// (rows, groups); shuffled group scales must be contiguous (group-major:
+// group g, row r at g * rows + r). Returns whether `layout` describes it.
+bool check_and_plan_scale(const char* op, const char* name, const at::Tensor& t, const at::Tensor& input,
+                          int64_t groups, bool shuffled, ScaleLayout* layout);
 void check_epsilon(const char* op, double epsilon);
 
 // Outputs must not write one element twice (stride 0, overlapping rows).

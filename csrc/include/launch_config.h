@@ -31,8 +31,11 @@ constexpr int kMaxCachedChunks = 8;
 
 // Bytes of row one thread holds in registers: the fused add keeps two inputs
 // in flight per chunk, so it gets half.
+// The quantising epilogue recomputes outputs in two passes (max, store) and
+// gets half as well: at 128 bytes its 16-bit instantiations spilled VGPRs on
+// gfx942.
 AITER_HD constexpr int max_cached_bytes(NormVariant v) {
-  return v == NormVariant::kAddRms ? 64 : 128;
+  return variant_adds(v) || variant_quantizes(v) ? 64 : 128;
 }
 constexpr int kMaxBlockThreads = 1024;
 
@@ -50,6 +53,7 @@ struct LaunchConfig {
   int64_t grid;            // blocks; each loops over row groups grid apart
   int64_t chunks_per_row;  // hidden / vec
   int grid_waves;          // TargetInfo::grid_waves
+  int group_lanes;         // per-group quant: lanes sharing one scale (group_size / vec); else 0
 };
 
 inline bool aligned_to(const void* p, int64_t bytes) {
@@ -61,18 +65,36 @@ inline bool tensor_allows_vec(const void* p, const RowLayout& rows, int64_t vec,
   return aligned_to(p, vec * elem_size) && row_strides_multiple_of(rows, vec);
 }
 
-// 16-byte accesses need hidden, every base pointer and every row stride of
-// every tensor argument to be multiples of the vector; a width chosen from
-// hidden alone would misalign row-strided views.
+// A per-column parameter (weight, bias, x_bias) read as vectors: absent, or
+// contiguous and aligned.
+inline bool param_allows_vec(const void* p, int64_t stride, int64_t vec, int64_t elem_size) {
+  return p == nullptr || (stride == 1 && aligned_to(p, vec * elem_size));
+}
+
+// 16-byte accesses (of the input dtype) need hidden, every base pointer and
+// every row stride of every tensor argument to be multiples of the vector; a
+// width chosen from hidden alone would misalign row-strided views. Quantised
+// outputs take `vec` bytes per access. Per-group scales need whole vectors
+// per group.
 inline int pick_vector_width(const NormParams& p) {
   const int64_t elem = dtype_size(p.dtype);
   const int64_t vec = kVectorBytes / elem;
-  bool ok = p.hidden % vec == 0 && p.weight_stride == 1 && aligned_to(p.weight, vec * elem) &&
+  bool ok = p.hidden % vec == 0 && param_allows_vec(p.weight, p.weight_stride, vec, elem) &&
+            param_allows_vec(p.bias, p.bias_stride, vec, elem) &&
+            param_allows_vec(p.x_bias, p.x_bias_stride, vec, elem) &&
             tensor_allows_vec(p.input, p.input_rows, vec, elem) &&
-            tensor_allows_vec(p.out, p.out_rows, vec, elem);
-  if (p.variant == NormVariant::kAddRms)
+            tensor_allows_vec(p.out, p.out_rows, vec, out_elem_size(p));
+  if (variant_adds(p.variant))
     ok = ok && tensor_allows_vec(p.residual_in, p.residual_in_rows, vec, elem) &&
          tensor_allows_vec(p.residual_out, p.residual_out_rows, vec, elem);
+  if (variant_quantizes(p.variant)) {
+    if (p.unquant != nullptr) ok = ok && tensor_allows_vec(p.unquant, p.unquant_rows, vec, elem);
+    if (p.group_size > 0) ok = ok && p.group_size % vec == 0;
+  }
+  if (p.split_row < p.rows)
+    ok = ok && param_allows_vec(p.weight_b, p.weight_b_stride, vec, elem) &&
+         tensor_allows_vec(p.input_b, p.input_b_rows, vec, elem) &&
+         tensor_allows_vec(p.out_b, p.out_b_rows, vec, elem);
   return ok ? static_cast<int>(vec) : 1;
 }
 
@@ -86,7 +108,12 @@ inline int next_pow2(int64_t v) {
 
 // Blocks of kernels caching more than 64 bytes per thread are capped at 512
 // threads, which lets those kernels use up to 128 registers without spilling.
-AITER_HD constexpr int max_block_threads(int cached_bytes) { return cached_bytes > 64 ? 512 : 1024; }
+// The LayerNorm and quantising epilogues keep more state live (the mean, the
+// scale, recomputed outputs): their blocks are capped at 512 threads too (at
+// 1024 / 64 registers the quant kernels spilled on sm_90).
+AITER_HD constexpr int max_block_threads(int cached_bytes, NormVariant v = NormVariant::kRms) {
+  return cached_bytes > 64 || variant_quantizes(v) || variant_centers(v) ? 512 : 1024;
+}
 
 inline int round_up_cached_chunks(int64_t k, int64_t vec_bytes, NormVariant v) {
   const int chunks = next_pow2(k);
@@ -125,16 +152,39 @@ inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p)
     // registers so the row is read from memory once.
     int64_t lanes = next_pow2(ceil_div(c.chunks_per_row, target.long_row_chunks));
     if (lanes < warp) lanes = warp;
-    if (lanes > 1024) lanes = 1024;
+    if (lanes > max_block_threads(0, p.variant)) lanes = max_block_threads(0, p.variant);
     c.lanes = static_cast<int>(lanes);
     c.chunks = round_up_cached_chunks(ceil_div(c.chunks_per_row, c.lanes), vec_bytes, p.variant);
-    if (c.lanes > max_block_threads(static_cast<int>(c.chunks * vec_bytes))) c.chunks = 0;
+    if (c.lanes > max_block_threads(static_cast<int>(c.chunks * vec_bytes), p.variant)) c.chunks = 0;
     c.threads = c.lanes;
   }
   c.rows_per_block = c.threads / c.lanes;
+  c.group_lanes = variant_quantizes(p.variant) && p.group_size > 0
+                      ? static_cast<int>(p.group_size / c.vec)
+                      : 0;
   const int64_t blocks_per_sm = target.max_threads_per_sm / c.threads;
   set_grid(&c, p.rows, target.sm_count, blocks_per_sm);
   return c;
+}
+
+// Per-group scales are reduced with shuffles over group_lanes adjacent lanes
+// of one row: a power of two no wider than a warp (and so no wider than the
+// row's lanes). Returns nullptr when the launch is supported, else why not.
+inline const char* unsupported_launch(const LaunchConfig& c, const TargetInfo& target) {
+  if (c.group_lanes == 0) return nullptr;
+  if ((c.group_lanes & (c.group_lanes - 1)) != 0 || c.group_lanes > target.warp_size ||
+      c.group_lanes > c.lanes)
+    return "per-group quantisation on the GPU needs group_size / vector width to be a power "
+           "of two no larger than the warp size (vector width: 16 bytes of the input dtype "
+           "when every tensor is aligned, else 1)";
+  return nullptr;
+}
+
+// Times a streamed row (chunks == 0) is read again after the prologue pass:
+// the store pass, plus the LayerNorm variance pass and the per-row quant max
+// pass. Per-group quant folds its max into the store pass.
+AITER_HD int streamed_rereads(NormVariant v, int64_t group_size) {
+  return 1 + (variant_centers(v) ? 1 : 0) + (variant_quantizes(v) && group_size == 0 ? 1 : 0);
 }
 
 // --- the thread -> element map (kernels and simulation) -------------------

@@ -6,6 +6,8 @@
 
 namespace aiter {
 
+// 1 / sqrt(mean of `sum_squares` over `hidden` + epsilon): the RMSNorm factor,
+// and the LayerNorm one when the squares are of deviations from the mean.
 AITER_HD float inv_rms(float sum_squares, int64_t hidden, float epsilon) {
   // A multiply by 1/hidden (hoisted out of the kernels' row loops) instead
   // of a division per row; the mean differs by at most an ulp.
@@ -25,6 +27,22 @@ AITER_HD float scale_element(float x, float inv, float w, int gemma, int model_s
   const float gain = gemma ? 1.0f + w : w;
   if (model_sensitive) return round(x * inv) * gain;
   return x * inv * gain;
+}
+
+// LayerNorm's value of one element: (x - mean) * inv_std * w + b.
+AITER_HD float layer_element(float x, float mean, float inv_std, float w, float b) {
+  return (x - mean) * inv_std * w + b;
+}
+
+// Dynamic quantisation: the scale stored for a row (or group) whose largest
+// magnitude is `amax`, and the factor its values are multiplied by before
+// rounding (0 for an all-zero row, whose scale is 0).
+AITER_HD float dynamic_scale(float amax, float qmax) { return amax / qmax; }
+AITER_HD float inverse_scale(float scale) { return scale > 0.0f ? 1.0f / scale : 0.0f; }
+
+AITER_HD float abs_max(float a, float v) {
+  const float m = v < 0.0f ? -v : v;
+  return m > a ? m : a;  // NaN |v| is ignored
 }
 
 }  // namespace aiter

@@ -1,6 +1,7 @@
 // What a norm launch needs to know, shared by the CPU implementation, the GPU
 // kernels and the launch simulation. Plain data: no torch, no CUDA.
 #pragma once
+#include "quant_convert.h"
 #include "row_layout.h"
 
 namespace aiter {
@@ -9,19 +10,40 @@ enum class DType : int32_t { kFloat32 = 0, kFloat16 = 1, kBFloat16 = 2 };
 
 AITER_HD int dtype_size(DType t) { return t == DType::kFloat32 ? 4 : 2; }
 
-// Which fused variant the kernel body runs; each is a prologue/epilogue of the
-// same row loop.
+// Which fused variant the kernel body runs. Every variant is the same row
+// loop with compile-time prologue / epilogue flags, packed as bits:
+//   bit 0  residual add prologue (residual_out = input [+ x_bias] + residual_in)
+//   bit 1  dynamic-quant epilogue (per-row or per-group scale; optional
+//          smooth xscale and out_before_quant are runtime options)
+//   bit 2  LayerNorm: subtract the row mean (optional bias / x_bias / weight)
+//   bit 3  two jobs in one launch (the fused Q/K norm; plain RMSNorm only),
+//          so the single-job kernels carry no job split
 enum class NormVariant : int32_t {
-  kRms = 0,     // out = rmsnorm(input) * w
-  kAddRms = 1,  // residual_out = input + residual_in; out = rmsnorm(residual_out) * w
+  kRms = 0,           // out = rmsnorm(input) * w
+  kAddRms = 1,        // residual_out = input + residual_in; out = rmsnorm(residual_out) * w
+  kRmsQuant = 2,      // out, yscale = quant(rmsnorm(input) * w [* xscale])
+  kAddRmsQuant = 3,   // fused add, then the quantised RMSNorm
+  kLayer = 4,         // out = layernorm(input [+ x_bias]) * w + b
+  kAddLayer = 5,      // fused add, then LayerNorm
+  kLayerQuant = 6,    // quantised LayerNorm
+  kAddLayerQuant = 7,  // fused add, then quantised LayerNorm
+  kQkRms = 8           // plain RMSNorm over two jobs (Q and K) in one launch
 };
+
+AITER_HD constexpr bool variant_adds(NormVariant v) { return (static_cast<int>(v) & 1) != 0; }
+AITER_HD constexpr bool variant_quantizes(NormVariant v) { return (static_cast<int>(v) & 2) != 0; }
+AITER_HD constexpr bool variant_centers(NormVariant v) { return (static_cast<int>(v) & 4) != 0; }
+AITER_HD constexpr bool variant_two_jobs(NormVariant v) { return (static_cast<int>(v) & 8) != 0; }
+AITER_HD constexpr NormVariant make_variant(bool add, bool quant, bool layer) {
+  return static_cast<NormVariant>((add ? 1 : 0) | (quant ? 2 : 0) | (layer ? 4 : 0));
+}
 
 struct NormParams {
   const void* input;
-  const void* residual_in;  // kAddRms only
-  void* out;
-  void* residual_out;       // kAddRms only
-  const void* weight;
+  const void* residual_in;  // adding variants only
+  void* out;                // dtype T, or one byte per element when quantising
+  void* residual_out;       // adding variants only
+  const void* weight;       // nullptr (LayerNorm only): 1
   RowLayout input_rows, residual_in_rows, out_rows, residual_out_rows;
   int64_t rows;
   int64_t hidden;
@@ -32,6 +54,72 @@ struct NormParams {
                             // the weight multiply (upstream's T5-like mode)
   DType dtype;
   NormVariant variant;
+
+  // LayerNorm: optional bias (added after the weight) and x_bias (added to the
+  // input before the norm, and before the residual add). nullptr: absent.
+  const void* bias;
+  const void* x_bias;
+  int64_t bias_stride, x_bias_stride;
+
+  // Quantising epilogue. y = norm * w [* xscale[col]]; per row (group_size 0)
+  // or per group of group_size columns: scale = max|y| / qmax and
+  // out = quantize(y * (1 / scale)) (0 where the scale is 0).
+  QuantType quant;
+  float qmax;
+  int64_t group_size;        // 0: one scale per row
+  const float* xscale;       // optional, fp32, hidden entries
+  int64_t xscale_stride;
+  float* yscale;             // fp32; row r, group g at
+  RowLayout yscale_rows;     //   row_offset(yscale_rows, r) + g * yscale_group_stride
+  int64_t yscale_group_stride;
+  void* unquant;             // optional out_before_quant (dtype T): y before quantising
+  RowLayout unquant_rows;
+
+  // A second job in the same launch (kQkRms, the fused Q/K norm): rows
+  // [split_row, rows) are rows 0.. of input_b / out_b, normalised with
+  // weight_b. Other variants: split_row == rows.
+  int64_t split_row;
+  const void* input_b;
+  void* out_b;
+  const void* weight_b;
+  int64_t weight_b_stride;
+  RowLayout input_b_rows, out_b_rows;
 };
+
+// Element size of the `out` tensor.
+AITER_HD int out_elem_size(const NormParams& p) {
+  return variant_quantizes(p.variant) ? 1 : dtype_size(p.dtype);
+}
+
+// The tensors one row reads and writes, after the job split. Offsets are in
+// elements of each tensor's own type.
+struct RowJob {
+  const void* input;
+  void* out;
+  const void* weight;
+  int64_t weight_stride;
+  int64_t input_offset, out_offset;
+};
+
+AITER_HD RowJob row_job(const NormParams& p, int64_t row) {
+  RowJob j;
+  if (row >= p.split_row) {
+    const int64_t r = row - p.split_row;
+    j.input = p.input_b;
+    j.out = p.out_b;
+    j.weight = p.weight_b;
+    j.weight_stride = p.weight_b_stride;
+    j.input_offset = row_offset(p.input_b_rows, r);
+    j.out_offset = row_offset(p.out_b_rows, r);
+  } else {
+    j.input = p.input;
+    j.out = p.out;
+    j.weight = p.weight;
+    j.weight_stride = p.weight_stride;
+    j.input_offset = row_offset(p.input_rows, row);
+    j.out_offset = row_offset(p.out_rows, row);
+  }
+  return j;
+}
 
 }  // namespace aiter

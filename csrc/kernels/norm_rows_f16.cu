@@ -1,7 +1,9 @@
-// Instantiates the row-norm kernels for one dtype (one translation unit per
-// dtype keeps parallel builds short).
+// Instantiates the plain, fused-add and two-job (Q/K) RMSNorm kernels for one dtype (one
+// translation unit per dtype and family keeps parallel builds short).
 #include "norm_rows_kernel.cuh"
 
 namespace aiter {
-template int launch_norm_rows_typed<compat_half>(const NormParams&, const LaunchConfig&, int, compat_stream_t);
+AITER_INSTANTIATE_VARIANT_LAUNCH(compat_half, kRms)
+AITER_INSTANTIATE_VARIANT_LAUNCH(compat_half, kAddRms)
+AITER_INSTANTIATE_VARIANT_LAUNCH(compat_half, kQkRms)
 }  // namespace aiter

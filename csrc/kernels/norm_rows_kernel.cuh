@@ -2,13 +2,15 @@
 //   T        storage dtype (float, half, bf16)
 //   VEC      elements per global access (16 bytes' worth, or 1 for the scalar path)
 //   CACHED   vectors per thread kept in registers (row read once); 0 = streamed
-//   VARIANT  prologue/epilogue: plain RMSNorm, or fused residual add first
+//   VARIANT  prologue/epilogue flags (norm_params.h): residual add (+ x_bias)
+//            first, LayerNorm mean subtraction, dynamic-quant epilogue
 // Rows are addressed through each tensor's own RowLayout, so any view whose
 // last dim has stride 1 is read in place.
 #pragma once
 #include "compat.h"
 #include "launch_config.h"
 #include "norm_math.h"
+#include "quant_convert.h"
 
 namespace aiter {
 
@@ -22,23 +24,34 @@ struct RoundTo {
   __device__ __forceinline__ float operator()(float v) const { return to_float(from_float<T>(v)); }
 };
 
-// Sum over the `width` lanes of a sub-group (width <= warp).
-__device__ __forceinline__ float group_sum(float v, int width) {
-  for (int m = width >> 1; m > 0; m >>= 1) v += compat_shfl_xor(v, m, width);
+struct SumOp {
+  __device__ __forceinline__ float operator()(float a, float b) const { return a + b; }
+};
+struct MaxOp {
+  __device__ __forceinline__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+
+// Reduction over the `width` lanes of a sub-group (width <= warp).
+template <typename Op>
+__device__ __forceinline__ float group_reduce(float v, int width, Op op) {
+  for (int m = width >> 1; m > 0; m >>= 1) v = op(v, compat_shfl_xor(v, m, width));
   return v;
 }
 
-// Sum over the whole block (one row per block). `parity` alternates the
-// scratch buffer so one barrier per row suffices.
-__device__ __forceinline__ float block_sum(float v, float (*scratch)[AITER_MAX_BLOCK_THREADS / AITER_DEVICE_WARP],
-                                           int& parity) {
-  v = group_sum(v, AITER_DEVICE_WARP);
+__device__ __forceinline__ float group_sum(float v, int width) { return group_reduce(v, width, SumOp()); }
+
+// Reduction over the whole block (one row per block). `parity` alternates the
+// scratch buffer so one barrier per reduction suffices.
+template <typename Op>
+__device__ __forceinline__ float block_reduce(float v, float (*scratch)[AITER_MAX_BLOCK_THREADS / AITER_DEVICE_WARP],
+                                              int& parity, Op op) {
+  v = group_reduce(v, AITER_DEVICE_WARP, op);
   const int warp_id = threadIdx.x / AITER_DEVICE_WARP;
   if (threadIdx.x % AITER_DEVICE_WARP == 0) scratch[parity][warp_id] = v;
   __syncthreads();
-  float total = 0.f;
+  float total = scratch[parity][0];
   const int warps = blockDim.x / AITER_DEVICE_WARP;
-  for (int i = 0; i < warps; ++i) total += scratch[parity][i];
+  for (int i = 1; i < warps; ++i) total = op(total, scratch[parity][i]);
   parity ^= 1;
   return total;
 }
@@ -60,165 +73,339 @@ __device__ __forceinline__ void store_vec(T* base, int64_t offset, const Vec<T, 
   compat_store_streaming(reinterpret_cast<Vec<T, VEC>*>(base + offset), v);
 }
 
-template <typename T, int VEC>
-__device__ __forceinline__ Vec<T, VEC> load_weight(const NormParams& p, int64_t chunk) {
-  const T* w = static_cast<const T*>(p.weight);
-  if (VEC > 1) return load_vec_coherent<T, VEC>(w, chunk * VEC);  // launcher ensured stride 1
+// A per-column parameter (weight, bias, x_bias) for one chunk; `absent` when
+// the pointer is null. Vector loads only where the launcher checked stride 1.
+template <typename T, int VEC, bool kMayBeAbsent = true>
+__device__ __forceinline__ Vec<T, VEC> load_param(const void* ptr, int64_t stride, int64_t chunk,
+                                                  float absent) {
   Vec<T, VEC> r;
-  r.v[0] = w[chunk * p.weight_stride];
+  const T* w = static_cast<const T*>(ptr);
+  if (kMayBeAbsent && w == nullptr) {
+#pragma unroll
+    for (int i = 0; i < VEC; ++i) r.v[i] = from_float<T>(absent);
+  } else if (VEC > 1) {
+    r = load_vec_coherent<T, VEC>(w, chunk * VEC);
+  } else {
+    r.v[0] = w[chunk * stride];
+  }
   return r;
 }
 
-// Each tensor's start of one row, computed once per row.
+// Each tensor's start of one row, computed once per row (after the job split
+// of a two-job launch).
 template <typename T>
 struct RowPointers {
   const T* input;
   const T* residual_in;
-  T* out;
+  void* out;  // T, or bytes when quantising
   T* residual_out;
+  T* unquant;
+  const void* weight;
+  int64_t weight_stride;
+  float* yscale;
+  int job;
 };
 
 template <typename T, NormVariant VARIANT>
 __device__ __forceinline__ RowPointers<T> row_pointers(const NormParams& p, int64_t row) {
   RowPointers<T> r;
-  r.input = static_cast<const T*>(p.input) + row_offset(p.input_rows, row);
-  r.out = static_cast<T*>(p.out) + row_offset(p.out_rows, row);
-  if constexpr (VARIANT == NormVariant::kAddRms) {
+  RowJob j;
+  if constexpr (variant_two_jobs(VARIANT)) {
+    j = row_job(p, row);
+    r.job = row >= p.split_row ? 1 : 0;
+  } else {
+    j = RowJob{p.input, p.out, p.weight, p.weight_stride, row_offset(p.input_rows, row),
+               row_offset(p.out_rows, row)};
+    r.job = 0;
+  }
+  r.input = static_cast<const T*>(j.input) + j.input_offset;
+  r.weight = j.weight;
+  r.weight_stride = j.weight_stride;
+  r.residual_in = nullptr;
+  r.residual_out = nullptr;
+  r.unquant = nullptr;
+  r.yscale = nullptr;
+  if constexpr (variant_quantizes(VARIANT)) {
+    r.out = static_cast<uint8_t*>(j.out) + j.out_offset;
+    r.yscale = p.yscale + row_offset(p.yscale_rows, row);
+    if (p.unquant != nullptr) r.unquant = static_cast<T*>(p.unquant) + row_offset(p.unquant_rows, row);
+  } else {
+    r.out = static_cast<T*>(j.out) + j.out_offset;
+  }
+  if constexpr (variant_adds(VARIANT)) {
     r.residual_in = static_cast<const T*>(p.residual_in) + row_offset(p.residual_in_rows, row);
     r.residual_out = static_cast<T*>(p.residual_out) + row_offset(p.residual_out_rows, row);
-  } else {
-    r.residual_in = nullptr;
-    r.residual_out = nullptr;
   }
   return r;
 }
 
-// Prologue: the row values the norm is taken over, for one chunk. For the
-// fused add this also stores residual_out (rounded to T, as the norm sees it).
-template <typename T, int VEC, NormVariant VARIANT>
-__device__ __forceinline__ Vec<T, VEC> load_row_chunk(const RowPointers<T>& r, int64_t chunk) {
+// Prologue: the row values the norm is taken over, for one chunk: input
+// [+ x_bias] [+ residual_in], rounded to T once when anything was added. The
+// fused add also stores them to residual_out (STORE; the first pass only).
+template <typename T, int VEC, NormVariant VARIANT, bool STORE>
+__device__ __forceinline__ Vec<T, VEC> load_row_chunk(const NormParams& p, const RowPointers<T>& r,
+                                                      int64_t chunk) {
   Vec<T, VEC> x = load_vec<T, VEC>(r.input, chunk * VEC);
-  if constexpr (VARIANT == NormVariant::kAddRms) {
-    const Vec<T, VEC> res = load_vec<T, VEC>(r.residual_in, chunk * VEC);
+  const bool xb = variant_centers(VARIANT) && p.x_bias != nullptr;
+  if (variant_adds(VARIANT) || xb) {
+    float f[VEC];
 #pragma unroll
-    for (int i = 0; i < VEC; ++i) x.v[i] = from_float<T>(to_float(x.v[i]) + to_float(res.v[i]));
-    store_vec<T, VEC>(r.residual_out, chunk * VEC, x);
+    for (int i = 0; i < VEC; ++i) f[i] = to_float(x.v[i]);
+    if (xb) {
+      const Vec<T, VEC> b = load_param<T, VEC>(p.x_bias, p.x_bias_stride, chunk, 0.f);
+#pragma unroll
+      for (int i = 0; i < VEC; ++i) f[i] += to_float(b.v[i]);
+    }
+    if constexpr (variant_adds(VARIANT)) {
+      const Vec<T, VEC> res = load_vec<T, VEC>(r.residual_in, chunk * VEC);
+#pragma unroll
+      for (int i = 0; i < VEC; ++i) f[i] += to_float(res.v[i]);
+    }
+#pragma unroll
+    for (int i = 0; i < VEC; ++i) x.v[i] = from_float<T>(f[i]);
+    if constexpr (variant_adds(VARIANT) && STORE) store_vec<T, VEC>(r.residual_out, chunk * VEC, x);
   }
   return x;
 }
 
-// Where pass two of a streamed row re-reads its values from.
+// Where a later pass over a streamed row re-reads its values from.
 template <typename T, int VEC, NormVariant VARIANT>
-__device__ __forceinline__ Vec<T, VEC> reload_row_chunk(const RowPointers<T>& r, int64_t chunk) {
-  if constexpr (VARIANT == NormVariant::kAddRms)
+__device__ __forceinline__ Vec<T, VEC> reload_row_chunk(const NormParams& p, const RowPointers<T>& r,
+                                                        int64_t chunk) {
+  if constexpr (variant_adds(VARIANT))
     return load_vec_coherent<T, VEC>(r.residual_out, chunk * VEC);
   else
-    return load_vec<T, VEC>(r.input, chunk * VEC);
+    return load_row_chunk<T, VEC, VARIANT, false>(p, r, chunk);
 }
 
-template <typename T, int VEC>
-__device__ __forceinline__ float sum_squares(const Vec<T, VEC>& x) {
+// The statistic of the first pass: sum of squares (RMSNorm) or sum (LayerNorm).
+template <typename T, int VEC, bool kSum>
+__device__ __forceinline__ float first_moment(const Vec<T, VEC>& x) {
   float s = 0.f;
 #pragma unroll
   for (int i = 0; i < VEC; ++i) {
     const float f = to_float(x.v[i]);
-    s += f * f;
+    s += kSum ? f : f * f;
   }
   return s;
 }
 
-// Epilogue: weight, optional T5-style rounding, store.
 template <typename T, int VEC>
-__device__ __forceinline__ void store_normed(const NormParams& p, const RowPointers<T>& r,
-                                             int64_t chunk, const Vec<T, VEC>& x,
-                                             const Vec<T, VEC>& w, float inv) {
-  Vec<T, VEC> y;
-  if (!p.gemma && !p.model_sensitive) {  // the common case, without per-element selects
+__device__ __forceinline__ float squared_deviations(const Vec<T, VEC>& x, float mean) {
+  float s = 0.f;
 #pragma unroll
-    for (int i = 0; i < VEC; ++i) y.v[i] = from_float<T>(to_float(x.v[i]) * inv * to_float(w.v[i]));
+  for (int i = 0; i < VEC; ++i) {
+    const float d = to_float(x.v[i]) - mean;
+    s += d * d;
+  }
+  return s;
+}
+
+// The normalised values of one chunk before the output rounding:
+// RMSNorm (weight, gemma, T5 rounding) or LayerNorm (weight, bias), times the
+// smooth-quant xscale when quantising with one.
+template <typename T, int VEC, NormVariant VARIANT>
+__device__ __forceinline__ void normed_chunk(const NormParams& p, const RowPointers<T>& r, int64_t chunk,
+                                             const Vec<T, VEC>& x, const Vec<T, VEC>& w, float mean,
+                                             float inv, float (&y)[VEC]) {
+  if constexpr (variant_centers(VARIANT)) {
+    const Vec<T, VEC> b = load_param<T, VEC>(p.bias, p.bias_stride, chunk, 0.f);
+#pragma unroll
+    for (int i = 0; i < VEC; ++i)
+      y[i] = layer_element(to_float(x.v[i]), mean, inv, to_float(w.v[i]), to_float(b.v[i]));
+  } else if (!p.gemma && !p.model_sensitive) {  // the common case, without per-element selects
+#pragma unroll
+    for (int i = 0; i < VEC; ++i) y[i] = to_float(x.v[i]) * inv * to_float(w.v[i]);
   } else {
 #pragma unroll
     for (int i = 0; i < VEC; ++i)
-      y.v[i] = from_float<T>(scale_element(to_float(x.v[i]), inv, to_float(w.v[i]), p.gemma,
-                                           p.model_sensitive, RoundTo<T>()));
+      y[i] = scale_element(to_float(x.v[i]), inv, to_float(w.v[i]), p.gemma, p.model_sensitive,
+                           RoundTo<T>());
   }
-  store_vec<T, VEC>(r.out, chunk * VEC, y);
+  if constexpr (variant_quantizes(VARIANT)) {
+    if (p.xscale != nullptr) {
+#pragma unroll
+      for (int i = 0; i < VEC; ++i) y[i] *= p.xscale[(chunk * VEC + i) * p.xscale_stride];
+    }
+  }
+}
+
+template <int VEC>
+__device__ __forceinline__ float chunk_abs_max(const float (&y)[VEC]) {
+  float m = 0.f;
+#pragma unroll
+  for (int i = 0; i < VEC; ++i) m = abs_max(m, y[i]);
+  return m;
+}
+
+// Epilogue without quantisation: round to T and store.
+template <typename T, int VEC>
+__device__ __forceinline__ void store_normed(const RowPointers<T>& r, int64_t chunk, const float (&y)[VEC]) {
+  Vec<T, VEC> o;
+#pragma unroll
+  for (int i = 0; i < VEC; ++i) o.v[i] = from_float<T>(y[i]);
+  store_vec<T, VEC>(static_cast<T*>(r.out), chunk * VEC, o);
+}
+
+// Quantising epilogue: optional out_before_quant (y rounded to T), then the
+// quantised bytes of y * inv_scale.
+template <typename T, int VEC>
+__device__ __forceinline__ void store_quantized(const NormParams& p, const RowPointers<T>& r, int64_t chunk,
+                                                const float (&y)[VEC], float inv_scale) {
+  if (r.unquant != nullptr) {
+    Vec<T, VEC> u;
+#pragma unroll
+    for (int i = 0; i < VEC; ++i) u.v[i] = from_float<T>(y[i]);
+    store_vec<T, VEC>(r.unquant, chunk * VEC, u);
+  }
+  Vec<uint8_t, VEC> q;
+#pragma unroll
+  for (int i = 0; i < VEC; ++i) q.v[i] = quantize_to_byte(y[i] * inv_scale, p.quant);
+  store_vec<uint8_t, VEC>(static_cast<uint8_t*>(r.out), chunk * VEC, q);
 }
 
 template <typename T, int VEC, int CACHED, NormVariant VARIANT>
-__global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T)))
+__global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VARIANT))
     norm_rows_kernel(const NormParams p, const LaunchConfig c) {
+  constexpr bool kLayer = variant_centers(VARIANT);
+  constexpr bool kQuant = variant_quantizes(VARIANT);
   __shared__ float scratch[2][AITER_MAX_BLOCK_THREADS / AITER_DEVICE_WARP];
   int parity = 0;
   const int t = threadIdx.x;
   const bool whole_block = c.lanes > AITER_DEVICE_WARP;
+  auto row_reduce = [&](float v, auto op) {
+    return whole_block ? block_reduce(v, scratch, parity, op) : group_reduce(v, c.lanes, op);
+  };
+  // Chunk slots this thread walks: the register cache (unrolled), or enough
+  // to cover a streamed row. Uniform across the block.
+  const int64_t slots = CACHED > 0 ? CACHED : chunk_slots(c);
+  // Cached rows unroll fully (the register cache is indexed statically);
+  // streamed rows keep a plain loop.
+  constexpr int kUnroll = CACHED > 0 ? CACHED : 1;
   // A thread's chunks are the same in every row: short rows (many rows per
-  // thread) keep their weights in registers; long rows re-read them (cache hits)
-  // to leave the registers to the row itself.
+  // thread) keep their weights in registers, reloaded when a two-job launch
+  // moves the thread to the other job; long rows re-read them (cache hits) to
+  // leave the registers to the row itself.
   constexpr bool kHoistWeight = CACHED > 0 && CACHED <= 2;
   Vec<T, VEC> w[kHoistWeight ? CACHED : 1];
-  if constexpr (kHoistWeight) {
-#pragma unroll
-    for (int k = 0; k < CACHED; ++k) {
-      const int64_t chunk = chunk_of(c, t, k);
-      if (chunk_in_row(c, chunk)) w[k] = load_weight<T, VEC>(p, chunk);
-    }
-  }
+  int hoisted_job = -1;
 
-  if constexpr (CACHED > 0) {
-    // The row is read once, into registers, then reduced and written.
-    for (int64_t group = blockIdx.x; row_group_in_range(c, group, p.rows); group += c.grid) {
-      const int64_t row = row_of(c, group, t);
-      const bool active = row < p.rows;
-      const RowPointers<T> ptrs = row_pointers<T, VARIANT>(p, active ? row : 0);
-      Vec<T, VEC> x[CACHED];
-      float ss = 0.f;
-#pragma unroll
-      for (int k = 0; k < CACHED; ++k) {
-        const int64_t chunk = chunk_of(c, t, k);
-        if (active && chunk_in_row(c, chunk)) {
-          x[k] = load_row_chunk<T, VEC, VARIANT>(ptrs, chunk);
-          ss += sum_squares<T, VEC>(x[k]);
-        }
-      }
-      ss = whole_block ? block_sum(ss, scratch, parity) : group_sum(ss, c.lanes);
-      const float inv = inv_rms(ss, p.hidden, p.epsilon);
-#pragma unroll
-      for (int k = 0; k < CACHED; ++k) {
-        const int64_t chunk = chunk_of(c, t, k);
-        if (active && chunk_in_row(c, chunk))
-          store_normed<T, VEC>(p, ptrs, chunk, x[k],
-                               kHoistWeight ? w[k] : load_weight<T, VEC>(p, chunk), inv);
-      }
-    }
-    return;
-  }
-  // Streamed rows (too long for registers): two passes over memory.
-  const int64_t slots = chunk_slots(c);
   for (int64_t group = blockIdx.x; row_group_in_range(c, group, p.rows); group += c.grid) {
     const int64_t row = row_of(c, group, t);
     const bool active = row < p.rows;
     const RowPointers<T> ptrs = row_pointers<T, VARIANT>(p, active ? row : 0);
-    float ss = 0.f;
+    if constexpr (kHoistWeight) {
+      if (ptrs.job != hoisted_job) {
+#pragma unroll
+        for (int k = 0; k < CACHED; ++k) {
+          const int64_t chunk = chunk_of(c, t, k);
+          if (chunk_in_row(c, chunk))
+            w[k] = load_param<T, VEC, kLayer>(ptrs.weight, ptrs.weight_stride, chunk, 1.f);
+        }
+        hoisted_job = ptrs.job;
+      }
+    }
+    auto weight_of = [&](int64_t k, int64_t chunk) {
+      if constexpr (kHoistWeight) return w[k];
+      else return load_param<T, VEC, kLayer>(ptrs.weight, ptrs.weight_stride, chunk, 1.f);
+    };
+    Vec<T, VEC> x[CACHED > 0 ? CACHED : 1];
+    // The row's values for chunk slot k, after the first pass: the register
+    // cache, or a re-read of a streamed row.
+#define AITER_ROW_CHUNK(k, chunk) \
+  (CACHED > 0 ? x[(CACHED > 0) ? (k) : 0] : reload_row_chunk<T, VEC, VARIANT>(p, ptrs, (chunk)))
+
+    // Pass 1: prologue (+ residual_out) and the first statistic.
+    float s = 0.f;
+#pragma unroll kUnroll
     for (int64_t k = 0; k < slots; ++k) {
       const int64_t chunk = chunk_of(c, t, k);
-      if (active && chunk_in_row(c, chunk))
-        ss += sum_squares<T, VEC>(load_row_chunk<T, VEC, VARIANT>(ptrs, chunk));
+      if (active && chunk_in_row(c, chunk)) {
+        const Vec<T, VEC> v = load_row_chunk<T, VEC, VARIANT, true>(p, ptrs, chunk);
+        if constexpr (CACHED > 0) x[k] = v;
+        s += first_moment<T, VEC, kLayer>(v);
+      }
     }
-    ss = whole_block ? block_sum(ss, scratch, parity) : group_sum(ss, c.lanes);
-    const float inv = inv_rms(ss, p.hidden, p.epsilon);
-    for (int64_t k = 0; k < slots; ++k) {
-      const int64_t chunk = chunk_of(c, t, k);
-      if (active && chunk_in_row(c, chunk))
-        store_normed<T, VEC>(p, ptrs, chunk, reload_row_chunk<T, VEC, VARIANT>(ptrs, chunk),
-                             load_weight<T, VEC>(p, chunk), inv);
+    s = row_reduce(s, SumOp());
+    float mean = 0.f;
+    if constexpr (kLayer) {
+      // Pass 2 (LayerNorm): squared deviations from the mean, so the variance
+      // does not cancel when |mean| >> std.
+      mean = s / static_cast<float>(p.hidden);
+      s = 0.f;
+#pragma unroll kUnroll
+      for (int64_t k = 0; k < slots; ++k) {
+        const int64_t chunk = chunk_of(c, t, k);
+        if (active && chunk_in_row(c, chunk)) s += squared_deviations<T, VEC>(AITER_ROW_CHUNK(k, chunk), mean);
+      }
+      s = row_reduce(s, SumOp());
     }
+    const float inv = inv_rms(s, p.hidden, p.epsilon);
+
+    if constexpr (!kQuant) {
+#pragma unroll kUnroll
+      for (int64_t k = 0; k < slots; ++k) {
+        const int64_t chunk = chunk_of(c, t, k);
+        if (active && chunk_in_row(c, chunk)) {
+          float y[VEC];
+          normed_chunk<T, VEC, VARIANT>(p, ptrs, chunk, AITER_ROW_CHUNK(k, chunk), weight_of(k, chunk), mean, inv, y);
+          store_normed<T, VEC>(ptrs, chunk, y);
+        }
+      }
+    } else if (c.group_lanes == 0) {
+      // Per-row scale: a max pass, then the store pass.
+      float amax = 0.f;
+#pragma unroll kUnroll
+      for (int64_t k = 0; k < slots; ++k) {
+        const int64_t chunk = chunk_of(c, t, k);
+        if (active && chunk_in_row(c, chunk)) {
+          float y[VEC];
+          normed_chunk<T, VEC, VARIANT>(p, ptrs, chunk, AITER_ROW_CHUNK(k, chunk), weight_of(k, chunk), mean, inv, y);
+          amax = fmaxf(amax, chunk_abs_max<VEC>(y));
+        }
+      }
+      amax = row_reduce(amax, MaxOp());
+      const float scale = dynamic_scale(amax, p.qmax);
+      const float inv_scale = inverse_scale(scale);
+      if (active && t % c.lanes == 0) ptrs.yscale[0] = scale;
+#pragma unroll kUnroll
+      for (int64_t k = 0; k < slots; ++k) {
+        const int64_t chunk = chunk_of(c, t, k);
+        if (active && chunk_in_row(c, chunk)) {
+          float y[VEC];
+          normed_chunk<T, VEC, VARIANT>(p, ptrs, chunk, AITER_ROW_CHUNK(k, chunk), weight_of(k, chunk), mean, inv, y);
+          store_quantized<T, VEC>(p, ptrs, chunk, y, inv_scale);
+        }
+      }
+    } else {
+      // Per-group scales: a group is group_lanes adjacent lanes' chunk k, so
+      // each slot reduces its own group with shuffles (every lane joins).
+#pragma unroll kUnroll
+      for (int64_t k = 0; k < slots; ++k) {
+        const int64_t chunk = chunk_of(c, t, k);
+        const bool here = active && chunk_in_row(c, chunk);
+        float y[VEC];
+        float amax = 0.f;
+        if (here) {
+          normed_chunk<T, VEC, VARIANT>(p, ptrs, chunk, AITER_ROW_CHUNK(k, chunk), weight_of(k, chunk), mean, inv, y);
+          amax = chunk_abs_max<VEC>(y);
+        }
+        amax = group_reduce(amax, c.group_lanes, MaxOp());
+        if (here) {
+          const float scale = dynamic_scale(amax, p.qmax);
+          if (chunk % c.group_lanes == 0) ptrs.yscale[(chunk / c.group_lanes) * p.yscale_group_stride] = scale;
+          store_quantized<T, VEC>(p, ptrs, chunk, y, inverse_scale(scale));
+        }
+      }
+    }
+#undef AITER_ROW_CHUNK
   }
 }
 
 // Resident blocks per SM of one kernel instantiation at a block size, asked
 // once per (instantiation, power-of-two block size) and cached (one GPU model
-// per process). The cache is per instantiation: kernels differ in registers.
+// per process). The cache is per instantiation: kernels differ in registers
+// (one shared cache sized grids from another kernel's occupancy).
 template <typename T, int VEC, int CACHED, NormVariant VARIANT>
 int resident_blocks_per_sm(int threads) {
   static int cache[11] = {0};
@@ -270,11 +457,27 @@ int launch_with_variant(const NormParams& p, const LaunchConfig& c, int sm_count
   return -1;
 }
 
+// One explicit instantiation of launch_with_variant per (dtype, variant)
+// lives in the per-family .cu files (norm_rows_*, norm_quant_*, norm_layer_*),
+// so a parallel build compiles them side by side.
+#define AITER_FOR_EACH_VARIANT(X)                                                                          \
+  X(kRms) X(kAddRms) X(kRmsQuant) X(kAddRmsQuant) X(kLayer) X(kAddLayer) X(kLayerQuant) X(kAddLayerQuant) \
+  X(kQkRms)
+
+#define AITER_DECLARE_VARIANT_LAUNCH(T, V)                                                   \
+  extern template int launch_with_variant<T, NormVariant::V>(const NormParams&, const LaunchConfig&, \
+                                                             int, compat_stream_t);
+#define AITER_INSTANTIATE_VARIANT_LAUNCH(T, V)                                       \
+  template int launch_with_variant<T, NormVariant::V>(const NormParams&, const LaunchConfig&, \
+                                                      int, compat_stream_t);
+
 template <typename T>
 int launch_norm_rows_typed(const NormParams& p, const LaunchConfig& c, int sm_count, compat_stream_t stream) {
   switch (p.variant) {
-    case NormVariant::kRms: return launch_with_variant<T, NormVariant::kRms>(p, c, sm_count, stream);
-    case NormVariant::kAddRms: return launch_with_variant<T, NormVariant::kAddRms>(p, c, sm_count, stream);
+#define AITER_VARIANT_CASE(V) \
+  case NormVariant::V: return launch_with_variant<T, NormVariant::V>(p, c, sm_count, stream);
+    AITER_FOR_EACH_VARIANT(AITER_VARIANT_CASE)
+#undef AITER_VARIANT_CASE
   }
   return -1;
 }

@@ -1,12 +1,16 @@
-// Entry point the host launcher calls: picks the dtype's instantiation.
+// Entry point the host launcher calls: picks the dtype's instantiation. The
+// kernels themselves are instantiated in the per-dtype, per-family files.
 #include "norm_rows_launch.h"
 #include "norm_rows_kernel.cuh"
 
 namespace aiter {
 
-extern template int launch_norm_rows_typed<float>(const NormParams&, const LaunchConfig&, int, compat_stream_t);
-extern template int launch_norm_rows_typed<compat_half>(const NormParams&, const LaunchConfig&, int, compat_stream_t);
-extern template int launch_norm_rows_typed<compat_bf16>(const NormParams&, const LaunchConfig&, int, compat_stream_t);
+#define AITER_DECLARE_ALL(V)                    \
+  AITER_DECLARE_VARIANT_LAUNCH(float, V)        \
+  AITER_DECLARE_VARIANT_LAUNCH(compat_half, V)  \
+  AITER_DECLARE_VARIANT_LAUNCH(compat_bf16, V)
+AITER_FOR_EACH_VARIANT(AITER_DECLARE_ALL)
+#undef AITER_DECLARE_ALL
 
 int launch_norm_rows(const NormParams& p, const LaunchConfig& c, int sm_count, void* stream) {
   const auto s = static_cast<compat_stream_t>(stream);

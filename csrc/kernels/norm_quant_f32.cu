@@ -1,0 +1,8 @@
+// Instantiates the dynamic/smooth-quant RMSNorm kernels (plain and fused add)
+// for one dtype.
+#include "norm_rows_kernel.cuh"
+
+namespace aiter {
+AITER_INSTANTIATE_VARIANT_LAUNCH(float, kRmsQuant)
+AITER_INSTANTIATE_VARIANT_LAUNCH(float, kAddRmsQuant)
+}  // namespace aiter

@@ -1,0 +1,228 @@
+"""Bad inputs for the quantised RMSNorm, LayerNorm and fused Q/K ops, in the
+style of test_bad_inputs.py: the exception type, a message naming the public
+op, the argument and the offending shape/dtype/value, and every buffer passed
+(outputs and scales included) bitwise unchanged."""
+import pytest
+import torch
+
+import aiter
+from test_bad_inputs import _snapshot, t
+
+EPS = 1e-6
+F32, BF16, I8 = torch.float32, torch.bfloat16, torch.int8
+FP8 = torch.float8_e4m3fn
+CASES = []
+
+
+def case(cid, exc, needles):
+    def deco(builder):
+        CASES.append(pytest.param(builder, exc, needles, id=cid))
+        return builder
+
+    return deco
+
+
+def q(shape, dtype=I8, d="cpu"):
+    return torch.zeros(shape, dtype=dtype, device=d)
+
+
+def s(shape, dtype=F32, d="cpu"):
+    return torch.full(shape, 3.0, dtype=dtype, device=d)
+
+
+# ------------------------------------------------------------ quantised output
+@case("dynq-out-bf16", TypeError, ["aiter.rmsnorm2d_fwd_with_dynamicquant:", "'out'", "int8, float8_e4m3fn",
+                                   "dtype BFloat16"])
+def _(d):
+    return aiter.rmsnorm2d_fwd_with_dynamicquant, (t([4, 8], BF16, d), t([4, 8], BF16, d), s([4, 1], d=d),
+                                                   t([8], BF16, d), EPS)
+
+
+@case("dynq-out-uint8", TypeError, ["aiter.rmsnorm_quant:", "'out'", "dtype Byte"])
+def _(d):
+    return aiter.rmsnorm_quant, (q([4, 8], torch.uint8, d), t([4, 8], device=d), s([4, 1], d=d), t([8], device=d), EPS)
+
+
+@case("dynq-out-shape", ValueError, ["aiter.rmsnorm2d_fwd_with_dynamicquant:", "'out'", "shape [4, 7]"])
+def _(d):
+    return aiter.rmsnorm2d_fwd_with_dynamicquant, (q([4, 7], d=d), t([4, 8], device=d), s([4, 1], d=d),
+                                                   t([8], device=d), EPS)
+
+
+@case("dynq-out-overlaps-input", ValueError, ["aiter.rmsnorm2d_fwd_with_dynamicquant:", "'out'", "overlaps",
+                                              "'input'"])
+def _(d):
+    x = t([4, 8], device=d)
+    return aiter.rmsnorm2d_fwd_with_dynamicquant, (x.view(I8)[:, :8], x, s([4, 1], d=d), t([8], device=d), EPS)
+
+
+# ------------------------------------------------------------ scales
+@case("dynq-yscale-bf16", TypeError, ["aiter.rmsnorm2d_fwd_with_dynamicquant:", "'yscale'", "float32",
+                                      "dtype BFloat16"])
+def _(d):
+    return aiter.rmsnorm2d_fwd_with_dynamicquant, (q([4, 8], d=d), t([4, 8], device=d), s([4, 1], BF16, d),
+                                                   t([8], device=d), EPS)
+
+
+@case("dynq-yscale-shape", ValueError, ["aiter.rmsnorm2d_fwd_with_add_dynamicquant:", "'yscale'", "shape [4, 1]",
+                                        "shape [3, 1]"])
+def _(d):
+    x = lambda: t([4, 8], device=d)  # noqa: E731
+    return aiter.rmsnorm2d_fwd_with_add_dynamicquant, (q([4, 8], d=d), x(), x(), x(), s([3, 1], d=d),
+                                                       t([8], device=d), EPS)
+
+
+@case("rmsnorm_quant-scale-named-scale", ValueError, ["aiter.rmsnorm_quant:", "'scale'", "shape [4, 2]",
+                                                      "per group"])
+def _(d):
+    return aiter.rmsnorm_quant, (q([4, 8], d=d), t([4, 8], device=d), s([4, 1], d=d), t([8], device=d), EPS, 4)
+
+
+@case("group-size-not-dividing", ValueError, ["aiter.rmsnorm_quant:", "'group_size'", "hidden = 8", "got 3"])
+def _(d):
+    return aiter.rmsnorm_quant, (q([4, 8], d=d), t([4, 8], device=d), s([4, 3], d=d), t([8], device=d), EPS, 3)
+
+
+@case("group-size-negative", ValueError, ["aiter.rmsnorm2d_fwd_with_dynamicquant:", "'group_size'", "got -1"])
+def _(d):
+    return aiter.rmsnorm2d_fwd_with_dynamicquant, (q([4, 8], d=d), t([4, 8], device=d), s([4, 1], d=d),
+                                                   t([8], device=d), EPS, 0, -1)
+
+
+@case("shuffle-noncontiguous-scale", ValueError, ["aiter.add_rmsnorm_quant:", "'scale'", "contiguous",
+                                                  "shuffle_scale"])
+def _(d):
+    x = lambda: t([4, 8], device=d)  # noqa: E731
+    return aiter.add_rmsnorm_quant, (q([4, 8], d=d), x(), x(), x(), s([2, 4], d=d).t(), t([8], device=d), EPS, 4,
+                                     True)
+
+
+@case("yscale-overlaps-out-before-quant", ValueError, ["aiter.rmsnorm2d_fwd_with_add_smoothquant:",
+                                                       "'out_before_quant'", "'yscale'"])
+def _(d):
+    x = lambda: t([4, 8], device=d)  # noqa: E731
+    before = x()
+    return aiter.rmsnorm2d_fwd_with_add_smoothquant, (q([4, 8], d=d), x(), x(), x(), s([8], d=d),
+                                                      before[:, 0], t([8], device=d), EPS, before)
+
+
+@case("yscale-internal-overlap", ValueError, ["aiter.rmsnorm2d_fwd_with_dynamicquant:", "'yscale'", "overlap"])
+def _(d):
+    return aiter.rmsnorm2d_fwd_with_dynamicquant, (q([4, 8], d=d), t([4, 8], device=d),
+                                                   s([1], d=d).expand(4), t([8], device=d), EPS)
+
+
+@case("xscale-bf16", TypeError, ["aiter.rmsnorm2d_fwd_with_smoothquant:", "'xscale'", "float32", "dtype BFloat16"])
+def _(d):
+    return aiter.rmsnorm2d_fwd_with_smoothquant, (q([4, 8], d=d), t([4, 8], device=d), s([8], BF16, d),
+                                                  s([4, 1], d=d), t([8], device=d), EPS)
+
+
+@case("xscale-length", ValueError, ["aiter.layernorm2d_fwd_with_smoothquant:", "'xscale'", "hidden = 8",
+                                    "shape [9]"])
+def _(d):
+    return aiter.layernorm2d_fwd_with_smoothquant, (q([4, 8], d=d), t([4, 8], device=d), s([9], d=d),
+                                                    s([4], d=d), t([8], device=d), t([8], device=d), EPS)
+
+
+@case("out-before-quant-dtype", TypeError, ["aiter.rmsnorm2d_fwd_with_add_smoothquant:", "'out_before_quant'",
+                                            "dtype Float"])
+def _(d):
+    x = lambda: t([4, 8], BF16, d)  # noqa: E731
+    return aiter.rmsnorm2d_fwd_with_add_smoothquant, (q([4, 8], FP8, d), x(), x(), x(), s([8], d=d), s([4], d=d),
+                                                      t([8], BF16, d), EPS, t([4, 8], device=d))
+
+
+# ------------------------------------------------------------ LayerNorm
+@case("ln-bias-length", ValueError, ["aiter.layernorm2d_fwd:", "'bias'", "hidden = 8", "shape [7]"])
+def _(d):
+    return aiter.layernorm2d_fwd, (t([4, 8], device=d), t([8], device=d), t([7], device=d))
+
+
+@case("ln-x_bias-dtype", TypeError, ["aiter.layer_norm:", "'x_bias'", "dtype BFloat16"])
+def _(d):
+    return aiter.layer_norm, (t([4, 8], device=d), None, None, 1e-5, t([8], BF16, d))
+
+
+@case("ln-weight-dtype", TypeError, ["aiter.layernorm2d_fwd_with_add:", "'weight'", "dtype BFloat16"])
+def _(d):
+    x = lambda: t([4, 8], device=d)  # noqa: E731
+    return aiter.layernorm2d_fwd_with_add, (x(), x(), x(), x(), t([8], BF16, d), t([8], device=d), EPS)
+
+
+@case("ln-residual-shape", ValueError, ["aiter.layernorm2d_fwd_with_add_smoothquant:", "'residual_in'",
+                                        "shape [4, 4]"])
+def _(d):
+    x = lambda: t([4, 8], device=d)  # noqa: E731
+    return aiter.layernorm2d_fwd_with_add_smoothquant, (q([4, 8], d=d), x(), t([4, 4], device=d), x(), s([8], d=d),
+                                                        s([4, 1], d=d), t([8], device=d), t([8], device=d), EPS)
+
+
+@case("ln-epsilon-nan", ValueError, ["aiter.layer_norm:", "'epsilon'"])
+def _(d):
+    return aiter.layer_norm, (t([4, 8], device=d), None, None, float("nan"))
+
+
+@case("ln-out-overlaps-bias", ValueError, ["aiter.layernorm2d_fwd_with_add:", "'out'", "'bias'"])
+def _(d):
+    x = lambda: t([4, 8], device=d)  # noqa: E731
+    out = x()
+    return aiter.layernorm2d_fwd_with_add, (out, x(), x(), x(), t([8], device=d), out[1], EPS)
+
+
+# ------------------------------------------------------------ fused Q/K
+@case("qk-head-dim-mismatch", ValueError, ["aiter.qk_rmsnorm:", "'k'", "head size", "shape [4, 2, 8]"])
+def _(d):
+    return aiter.qk_rmsnorm, (t([4, 4, 16], device=d), t([4, 2, 8], device=d), t([16], device=d), t([8], device=d),
+                              EPS)
+
+
+@case("qk-k-weight-length", ValueError, ["aiter.qk_rmsnorm:", "'k_weight'", "hidden = 16", "shape [8]"])
+def _(d):
+    return aiter.qk_rmsnorm, (t([4, 4, 16], device=d), t([4, 2, 16], device=d), t([16], device=d), t([8], device=d),
+                              EPS)
+
+
+@case("qk-q-weight-dtype", TypeError, ["aiter.qk_rmsnorm:", "'q_weight'", "dtype BFloat16"])
+def _(d):
+    return aiter.qk_rmsnorm, (t([4, 4, 16], device=d), t([4, 2, 16], device=d), t([16], BF16, d),
+                              t([16], device=d), EPS)
+
+
+@case("qk-outputs-overlap", ValueError, ["aiter.qk_rmsnorm:", "'k_out'", "'q_out'"])
+def _(d):
+    buf = t([4, 6, 16], device=d)
+    return aiter.qk_rmsnorm, (t([4, 4, 16], device=d), t([4, 2, 16], device=d), t([16], device=d),
+                              t([16], device=d), EPS, buf[:, :4], buf[:, 3:5])
+
+
+@case("qk-q-out-partly-k", ValueError, ["aiter.qk_rmsnorm:", "'q_out'", "'k'"])
+def _(d):
+    qkv = t([4, 8, 16], device=d)
+    return aiter.qk_rmsnorm, (qkv[:, :2], qkv[:, 4:6], t([16], device=d), t([16], device=d), EPS,
+                              qkv[:, 5:7], t([4, 2, 16], device=d))
+
+
+@case("qk-one-output-only", ValueError, ["aiter.qk_rmsnorm:", "'q_out'", "'k_out'"])
+def _(d):
+    return aiter.qk_rmsnorm, (t([4, 4, 16], device=d), t([4, 2, 16], device=d), t([16], device=d),
+                              t([16], device=d), EPS, t([4, 4, 16], device=d))
+
+
+@pytest.mark.parametrize("builder, exc, needles", CASES)
+def test_bad_input(builder, exc, needles, device):
+    fn, args = builder(device)
+    snaps = _snapshot(args)
+    before = aiter.gather_fallback_count()
+    with pytest.raises(exc) as info:
+        fn(*args)
+    msg = str(info.value)
+    for needle in needles:
+        assert needle in msg, f"{needle!r} missing from message: {msg}"
+    for raw, snap in snaps:
+        assert torch.equal(raw, snap), "a buffer changed although the call was refused"
+    assert aiter.gather_fallback_count() == before
+
+
+def test_catalogue_size():
+    assert len(CASES) >= 25
