@@ -44,18 +44,24 @@ at::Tensor opt(const c10::optional<at::Tensor>& t) { return t.has_value() ? *t :
 
 // out, yscale <- quant(rmsnorm(input) * w [* xscale]); out_before_quant gets
 // the value before quantising.
+// The quantising epilogue's arguments, shared by the quant ops.
+NormCall with_quant(NormCall call, const at::Tensor& yscale, const c10::optional<at::Tensor>& xscale,
+                    const c10::optional<at::Tensor>& out_before_quant, int64_t group_size, bool shuffle_scale) {
+  call.xscale = opt(xscale);
+  call.yscale = yscale;
+  call.unquant = opt(out_before_quant);
+  call.group_size = group_size;
+  call.shuffle_scale = shuffle_scale;
+  return call;
+}
+
 void rmsnorm_quant_op(at::Tensor& out, const at::Tensor& input, at::Tensor& yscale, const at::Tensor& weight,
                       double epsilon, const c10::optional<at::Tensor>& xscale,
                       const c10::optional<at::Tensor>& out_before_quant, int64_t group_size, bool shuffle_scale,
                       bool gemma_norm, int64_t use_model_sensitive_rmsnorm) {
   NormCall call{"aiter.rmsnorm_quant", NormVariant::kRmsQuant, out, input, {}, {}, weight, epsilon,
                 gemma_norm, use_model_sensitive_rmsnorm};
-  call.xscale = opt(xscale);
-  call.yscale = yscale;
-  call.unquant = opt(out_before_quant);
-  call.group_size = group_size;
-  call.shuffle_scale = shuffle_scale;
-  run_row_norm(call);
+  run_row_norm(with_quant(call, yscale, xscale, out_before_quant, group_size, shuffle_scale));
 }
 
 void add_rmsnorm_quant_op(at::Tensor& out, const at::Tensor& input, const at::Tensor& residual_in,
@@ -65,12 +71,7 @@ void add_rmsnorm_quant_op(at::Tensor& out, const at::Tensor& input, const at::Te
                           int64_t use_model_sensitive_rmsnorm) {
   NormCall call{"aiter.add_rmsnorm_quant", NormVariant::kAddRmsQuant, out, input, residual_in, residual_out,
                 weight, epsilon, gemma_norm, use_model_sensitive_rmsnorm};
-  call.xscale = opt(xscale);
-  call.yscale = yscale;
-  call.unquant = opt(out_before_quant);
-  call.group_size = group_size;
-  call.shuffle_scale = shuffle_scale;
-  run_row_norm(call);
+  run_row_norm(with_quant(call, yscale, xscale, out_before_quant, group_size, shuffle_scale));
 }
 
 NormCall layer_call(const char* op, bool add, bool quant, at::Tensor& out, const at::Tensor& input,

@@ -449,9 +449,9 @@ def _snapshot(args):
     return snaps
 
 
-@pytest.mark.parametrize("builder, exc, needles", CASES)
-def test_bad_input(builder, exc, needles, device):
-    fn, args = builder(device)
+def assert_refused(fn, args, exc, needles):
+    """fn(*args) raises exc with every needle in its message, writes nothing
+    to any tensor passed, and takes no gather fallback."""
     snaps = _snapshot(args)
     before = aiter.gather_fallback_count()
     with pytest.raises(exc) as info:
@@ -462,6 +462,12 @@ def test_bad_input(builder, exc, needles, device):
     for raw, snap in snaps:
         assert torch.equal(raw, snap), "a buffer changed although the call was refused"
     assert aiter.gather_fallback_count() == before
+
+
+@pytest.mark.parametrize("builder, exc, needles", CASES)
+def test_bad_input(builder, exc, needles, device):
+    fn, args = builder(device)
+    assert_refused(fn, args, exc, needles)
 
 
 def test_catalogue_size():
