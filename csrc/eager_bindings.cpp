@@ -94,16 +94,25 @@ py::object eager_norm(const std::string& op, int kind, py::handle out_h, py::han
   RECORD_FUNCTION(op.c_str(), std::vector<c10::IValue>());
   const NormVariant variant = add ? NormVariant::kAddRms : NormVariant::kRms;
   const at::Tensor none;
+  // CPU rows are computed here, so other Python threads run meanwhile; a GPU
+  // call only launches, and keeps the GIL (cheaper than releasing it).
+  auto run = [&](const NormCall& call) {
+    if (input.is_cpu()) {
+      py::gil_scoped_release no_gil;
+      run_row_norm(call);
+    } else {
+      run_row_norm(call);
+    }
+  };
   if (allocate) {
     // Checked before allocating: a sparse or 0-d input gets the op's message.
     check_input_tensor(op.c_str(), "input", input);
     const at::Tensor fresh = at::empty(input.sizes(), input.options());
-    run_row_norm({op.c_str(), variant, fresh, input, none, none, weight, epsilon, gemma,
-                  model_sensitive});
+    run({op.c_str(), variant, fresh, input, none, none, weight, epsilon, gemma, model_sensitive});
     return py::reinterpret_steal<py::object>(THPVariable_Wrap(fresh));
   }
-  run_row_norm({op.c_str(), variant, *out, input, add ? *residual_in : none,
-                add ? *residual_out : none, weight, epsilon, gemma, model_sensitive});
+  run({op.c_str(), variant, *out, input, add ? *residual_in : none, add ? *residual_out : none,
+       weight, epsilon, gemma, model_sensitive});
   // What the dispatcher's ADInplaceOrView kernel would do for written args.
   torch::autograd::impl::bump_version(*out);
   if (add && !residual_out->is_same(*out)) torch::autograd::impl::bump_version(*residual_out);
