@@ -209,6 +209,16 @@ def _(d):
                               t([16], device=d), EPS, t([4, 4, 16], device=d))
 
 
+@case("layer_norm-input-sparse", ValueError, ["aiter.layer_norm:", "'input'", "Sparse", "shape [4, 8]"])
+def _(d):
+    return aiter.layer_norm, (t([4, 8], device=d).to_sparse(), t([8], device=d), t([8], device=d))
+
+
+@case("layernorm2d_fwd-input-0d", ValueError, ["aiter.layernorm2d_fwd:", "'input'", "0-d"])
+def _(d):
+    return aiter.layernorm2d_fwd, (torch.tensor(1.0, device=d), t([8], device=d), t([8], device=d))
+
+
 @pytest.mark.parametrize("builder, exc, needles", CASES)
 def test_bad_input(builder, exc, needles, device):
     fn, args = builder(device)

@@ -11,15 +11,20 @@ def _describe(t):
     return f"shape {list(t.shape)}, dtype {t.dtype}, device {t.device}"
 
 
+def _check_same(op, input, name, t, shape=None):
+    """t is on the input's device, has its dtype and (if given) the shape."""
+    if t.device != input.device:
+        raise ValueError(f"aiter.{op}: argument '{name}' must be on the input's device {input.device} ({_describe(t)})")
+    if t.dtype != input.dtype:
+        raise TypeError(f"aiter.{op}: argument '{name}' must have the input's dtype {input.dtype} ({_describe(t)})")
+    if shape is not None and t.shape != shape:
+        raise ValueError(f"aiter.{op}: argument '{name}' must have the input's shape {list(shape)} ({_describe(t)})")
+
+
 def _check_like_input(op, input, **rows):
     """Each named tensor must have the input's shape, dtype and device."""
     for name, t in rows.items():
-        if t.device != input.device:
-            raise ValueError(f"aiter.{op}: argument '{name}' must be on the input's device {input.device} ({_describe(t)})")
-        if t.dtype != input.dtype:
-            raise TypeError(f"aiter.{op}: argument '{name}' must have the input's dtype {input.dtype} ({_describe(t)})")
-        if t.shape != input.shape:
-            raise ValueError(f"aiter.{op}: argument '{name}' must have the input's shape {list(input.shape)} ({_describe(t)})")
+        _check_same(op, input, name, t, input.shape)
 
 
 def _check_devices(op, input, **tensors):
@@ -30,10 +35,7 @@ def _check_devices(op, input, **tensors):
 
 
 def _check_weight(op, weight, input):
-    if weight.device != input.device:
-        raise ValueError(f"aiter.{op}: argument 'weight' must be on the input's device {input.device} ({_describe(weight)})")
-    if weight.dtype != input.dtype:
-        raise TypeError(f"aiter.{op}: argument 'weight' must have the input's dtype {input.dtype} ({_describe(weight)})")
+    _check_same(op, input, "weight", weight)
     if input.dim() == 0 or weight.dim() != 1 or weight.shape[0] != input.shape[-1]:
         raise ValueError(f"aiter.{op}: argument 'weight' must be 1-d of length hidden ({_describe(weight)})")
 
@@ -61,14 +63,17 @@ def _fused_add_rmsnorm_fake(input, residual, weight, epsilon, gemma_norm=False, 
 @torch.library.register_fake("aiter::rmsnorm_quant")
 def _rmsnorm_quant_fake(out, input, yscale, weight, epsilon, xscale=None, out_before_quant=None, group_size=0,
                         shuffle_scale=False, gemma_norm=False, use_model_sensitive_rmsnorm=0):
-    _check_devices("rmsnorm_quant", input, out=out, yscale=yscale, weight=weight, xscale=xscale, out_before_quant=out_before_quant)
+    _check_devices("rmsnorm_quant",
+        input, out=out, yscale=yscale, weight=weight, xscale=xscale, out_before_quant=out_before_quant)
 
 
 @torch.library.register_fake("aiter::add_rmsnorm_quant")
 def _add_rmsnorm_quant_fake(out, input, residual_in, residual_out, yscale, weight, epsilon, xscale=None,
                             out_before_quant=None, group_size=0, shuffle_scale=False, gemma_norm=False,
                             use_model_sensitive_rmsnorm=0):
-    _check_devices("add_rmsnorm_quant", input, out=out, residual_in=residual_in, residual_out=residual_out, yscale=yscale, weight=weight, xscale=xscale, out_before_quant=out_before_quant)
+    _check_devices("add_rmsnorm_quant",
+        input, out=out, residual_in=residual_in, residual_out=residual_out, yscale=yscale, weight=weight,
+        xscale=xscale, out_before_quant=out_before_quant)
 
 
 @torch.library.register_fake("aiter::layernorm")
@@ -78,18 +83,23 @@ def _layernorm_fake(out, input, weight, bias, epsilon, x_bias=None):
 
 @torch.library.register_fake("aiter::add_layernorm")
 def _add_layernorm_fake(out, input, residual_in, residual_out, weight, bias, epsilon, x_bias=None):
-    _check_devices("add_layernorm", input, out=out, residual_in=residual_in, residual_out=residual_out, weight=weight, bias=bias, x_bias=x_bias)
+    _check_devices("add_layernorm",
+        input, out=out, residual_in=residual_in, residual_out=residual_out, weight=weight, bias=bias,
+        x_bias=x_bias)
 
 
 @torch.library.register_fake("aiter::layernorm_quant")
 def _layernorm_quant_fake(out, input, yscale, weight, bias, epsilon, xscale=None, x_bias=None):
-    _check_devices("layernorm_quant", input, out=out, yscale=yscale, weight=weight, bias=bias, xscale=xscale, x_bias=x_bias)
+    _check_devices("layernorm_quant",
+        input, out=out, yscale=yscale, weight=weight, bias=bias, xscale=xscale, x_bias=x_bias)
 
 
 @torch.library.register_fake("aiter::add_layernorm_quant")
 def _add_layernorm_quant_fake(out, input, residual_in, residual_out, yscale, weight, bias, epsilon, xscale=None,
                               x_bias=None):
-    _check_devices("add_layernorm_quant", input, out=out, residual_in=residual_in, residual_out=residual_out, yscale=yscale, weight=weight, bias=bias, xscale=xscale, x_bias=x_bias)
+    _check_devices("add_layernorm_quant",
+        input, out=out, residual_in=residual_in, residual_out=residual_out, yscale=yscale, weight=weight,
+        bias=bias, xscale=xscale, x_bias=x_bias)
 
 
 @torch.library.register_fake("aiter::qk_rmsnorm")

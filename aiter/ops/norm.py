@@ -14,8 +14,7 @@ from typing import Optional
 from torch import Tensor
 
 from .._backend import ops
-from .quant import _call
-from .rmsnorm import _empty_out
+from .rmsnorm import _call, _empty_out
 
 _layernorm = ops.layernorm.default
 _add_layernorm = ops.add_layernorm.default

@@ -17,7 +17,7 @@ from typing import Optional, Tuple
 from torch import Tensor
 
 from .._backend import ops
-from .quant import _call
+from .rmsnorm import _call
 
 _qk_rmsnorm = ops.qk_rmsnorm.default
 _qk_rmsnorm_ = ops.qk_rmsnorm_.default

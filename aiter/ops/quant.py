@@ -16,23 +16,10 @@ from typing import Optional
 from torch import Tensor
 
 from .._backend import ops
-from .rmsnorm import _ERRORS, _renamed
+from .rmsnorm import _call
 
 _rmsnorm_quant = ops.rmsnorm_quant.default
 _add_rmsnorm_quant = ops.add_rmsnorm_quant.default
-
-
-def _call(public, internal, fn, *args, arg_names=None):
-    try:
-        fn(*args)
-    except _ERRORS as e:
-        exc = _renamed(e, internal, public)
-        if arg_names:
-            msg = str(exc)
-            for ours, theirs in arg_names.items():
-                msg = msg.replace(f"'{ours}'", f"'{theirs}'")
-            exc = type(exc)(msg)
-        raise exc from None
 
 
 def rmsnorm2d_fwd_with_dynamicquant(

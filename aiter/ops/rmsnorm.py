@@ -34,9 +34,29 @@ def _renamed(exc: Exception, internal: str, public: str) -> Exception:
     return type(exc)(msg)
 
 
+def _call(public, internal, fn, *args, arg_names=None):
+    """Calls a registered op, naming the public op (and the public argument
+    names, where they differ) in its errors."""
+    try:
+        fn(*args)
+    except _ERRORS as e:
+        exc = _renamed(e, internal, public)
+        if arg_names:
+            msg = str(exc)
+            for ours, theirs in arg_names.items():
+                msg = msg.replace(f"'{ours}'", f"'{theirs}'")
+            exc = type(exc)(msg)
+        raise exc from None
+
+
 def _empty_out(input, public: str) -> Tensor:
     if not isinstance(input, Tensor):
         raise TypeError(f"aiter.{public}: argument 'input' must be a Tensor, got {type(input).__name__}")
+    if input.layout != torch.strided:
+        raise ValueError(
+            f"aiter.{public}: argument 'input' must be a strided (dense) tensor, got layout {input.layout} "
+            f"(Sparse and other layouts are not read; shape {list(input.shape)}, dtype {input.dtype})"
+        )
     if input.dim() == 0:
         raise ValueError(
             f"aiter.{public}: argument 'input' must have at least one dim (the normalised one), "
@@ -48,29 +68,31 @@ def _empty_out(input, public: str) -> Tensor:
 
 
 def _rms_norm_to_new(public: str, input, weight, epsilon, use_model_sensitive_rmsnorm) -> Tensor:
+    if not _compiling():
+        y = _eager_norm(f"aiter.{public}", _NORM_NEW, None, input, None, None, weight, epsilon, 0,
+                        use_model_sensitive_rmsnorm)
+        if y is not NotImplemented:
+            return y
     out = _empty_out(input, public)
-    try:
-        _rmsnorm(out, input, weight, epsilon, False, use_model_sensitive_rmsnorm)
-    except _ERRORS as e:
-        raise _renamed(e, "rmsnorm", public) from None
+    _call(public, "rmsnorm", _rmsnorm, out, input, weight, epsilon, False, use_model_sensitive_rmsnorm)
     return out
 
 
+def _norm_into(public, kind, out, input, residual_in, residual_out, weight, epsilon, gemma_norm, model_sensitive,
+               internal, fn, *op_args):
+    """Writes into caller buffers: the eager path (aiter._C.eager_norm), or
+    the registered op ``fn(*op_args)`` where the dispatcher must see the call."""
+    if not _compiling() and _eager_norm(f"aiter.{public}", kind, out, input, residual_in, residual_out, weight,
+                                        epsilon, gemma_norm, model_sensitive) is not NotImplemented:
+        return
+    _call(public, internal, fn, *op_args)
+
+
 def rms_norm(input: Tensor, weight: Tensor, epsilon: float, use_model_sensitive_rmsnorm: int = 0) -> Tensor:
-    if not _compiling():
-        y = _eager_norm("aiter.rms_norm", _NORM_NEW, None, input, None, None, weight, epsilon, 0, use_model_sensitive_rmsnorm)
-        if y is not NotImplemented:
-            return y
     return _rms_norm_to_new("rms_norm", input, weight, epsilon, use_model_sensitive_rmsnorm)
 
 
 def rmsnorm2d_fwd(input: Tensor, weight: Tensor, epsilon: float, use_model_sensitive_rmsnorm: int = 0) -> Tensor:
-    if not _compiling():
-        y = _eager_norm(
-            "aiter.rmsnorm2d_fwd", _NORM_NEW, None, input, None, None, weight, epsilon, 0, use_model_sensitive_rmsnorm
-        )
-        if y is not NotImplemented:
-            return y
     return _rms_norm_to_new("rmsnorm2d_fwd", input, weight, epsilon, use_model_sensitive_rmsnorm)
 
 
@@ -89,49 +111,25 @@ def rmsnorm2d_fwd_with_add(
         # v0.1.12 took use_model_sensitive_rmsnorm as the 7th argument; a plain
         # int there (not a bool) is such a caller.
         gemma_norm, use_model_sensitive_rmsnorm = False, gemma_norm
-    if not _compiling() and _eager_norm(
-        "aiter.rmsnorm2d_fwd_with_add", _ADD, out, input, residual_in, residual_out, weight, epsilon,
-        gemma_norm, use_model_sensitive_rmsnorm,
-    ) is not NotImplemented:
-        return
-    try:
-        _add_rmsnorm(out, input, residual_in, residual_out, weight, epsilon, bool(gemma_norm), use_model_sensitive_rmsnorm)
-    except _ERRORS as e:
-        raise _renamed(e, "add_rmsnorm", "rmsnorm2d_fwd_with_add") from None
+    _norm_into("rmsnorm2d_fwd_with_add", _ADD, out, input, residual_in, residual_out, weight, epsilon, gemma_norm,
+               use_model_sensitive_rmsnorm, "add_rmsnorm", _add_rmsnorm,
+               out, input, residual_in, residual_out, weight, epsilon, bool(gemma_norm), use_model_sensitive_rmsnorm)
 
 
 def rms_norm_cu(out: Tensor, input: Tensor, weight: Tensor, epsilon: float) -> None:
-    if not _compiling() and _eager_norm(
-        "aiter.rms_norm_cu", _NORM_INTO, out, input, None, None, weight, epsilon, 0, 0
-    ) is not NotImplemented:
-        return
-    try:
-        _rmsnorm(out, input, weight, epsilon, False, 0)
-    except _ERRORS as e:
-        raise _renamed(e, "rmsnorm", "rms_norm_cu") from None
+    _norm_into("rms_norm_cu", _NORM_INTO, out, input, None, None, weight, epsilon, 0, 0,
+               "rmsnorm", _rmsnorm, out, input, weight, epsilon, False, 0)
 
 
 def fused_add_rms_norm_cu(input: Tensor, residual_in: Tensor, weight: Tensor, epsilon: float) -> None:
     """In place: residual_in <- input + residual_in; input <- rmsnorm(residual_in) * weight."""
-    if not _compiling() and _eager_norm(
-        "aiter.fused_add_rms_norm_cu", _ADD, input, input, residual_in, residual_in, weight, epsilon, 0, 0
-    ) is not NotImplemented:
-        return
-    try:
-        _fused_add_rmsnorm_(input, residual_in, weight, epsilon, False, 0)
-    except _ERRORS as e:
-        raise _renamed(e, "fused_add_rms_norm_cu", "fused_add_rms_norm_cu") from None
+    _norm_into("fused_add_rms_norm_cu", _ADD, input, input, residual_in, residual_in, weight, epsilon, 0, 0,
+               "fused_add_rms_norm_cu", _fused_add_rmsnorm_, input, residual_in, weight, epsilon, False, 0)
 
 
 def rmsnorm(out: Tensor, input: Tensor, weight: Tensor, epsilon: float, gemma_norm: bool = False) -> None:
-    if not _compiling() and _eager_norm(
-        "aiter.rmsnorm", _NORM_INTO, out, input, None, None, weight, epsilon, gemma_norm, 0
-    ) is not NotImplemented:
-        return
-    try:
-        _rmsnorm(out, input, weight, epsilon, bool(gemma_norm), 0)
-    except _ERRORS as e:
-        raise _renamed(e, "rmsnorm", "rmsnorm") from None
+    _norm_into("rmsnorm", _NORM_INTO, out, input, None, None, weight, epsilon, gemma_norm, 0,
+               "rmsnorm", _rmsnorm, out, input, weight, epsilon, bool(gemma_norm), 0)
 
 
 def add_rmsnorm(
@@ -143,14 +141,9 @@ def add_rmsnorm(
     epsilon: float,
     gemma_norm: bool = False,
 ) -> None:
-    if not _compiling() and _eager_norm(
-        "aiter.add_rmsnorm", _ADD, out, input, residual_in, residual_out, weight, epsilon, gemma_norm, 0
-    ) is not NotImplemented:
-        return
-    try:
-        _add_rmsnorm(out, input, residual_in, residual_out, weight, epsilon, bool(gemma_norm), 0)
-    except _ERRORS as e:
-        raise _renamed(e, "add_rmsnorm", "add_rmsnorm") from None
+    _norm_into("add_rmsnorm", _ADD, out, input, residual_in, residual_out, weight, epsilon, gemma_norm, 0,
+               "add_rmsnorm", _add_rmsnorm, out, input, residual_in, residual_out, weight, epsilon,
+               bool(gemma_norm), 0)
 
 
 __all__ = [

@@ -38,8 +38,6 @@ __device__ __forceinline__ float group_reduce(float v, int width, Op op) {
   return v;
 }
 
-__device__ __forceinline__ float group_sum(float v, int width) { return group_reduce(v, width, SumOp()); }
-
 // Reduction over the whole block (one row per block). `parity` alternates the
 // scratch buffer so one barrier per reduction suffices.
 template <typename Op>
@@ -56,7 +54,7 @@ __device__ __forceinline__ float block_reduce(float v, float (*scratch)[AITER_MA
   return total;
 }
 
-// Row data is read once: the load skips L1. Re-reads of values this kernel
+// Row data is read once, through the read-only path. Re-reads of values this kernel
 // wrote (a streamed row's residual_out) must use load_vec_coherent instead.
 template <typename T, int VEC>
 __device__ __forceinline__ Vec<T, VEC> load_vec(const T* base, int64_t offset) {
