@@ -33,14 +33,24 @@ import sys
 #   CACHED  0 and powers of two up to kMaxCachedChunks, only where
 #           CACHED * VEC * sizeof(T) <= max_cached_bytes(VARIANT)
 #   VARIANT 0..7: bit 0 fused residual add, bit 1 dynamic-quant epilogue,
-#           bit 2 LayerNorm, and 8: two jobs (fused Q/K) (norm_params.h NormVariant)
+#           bit 2 LayerNorm, and 8: two jobs (fused Q/K); quantising variants
+#           once per output format in bits 4-5 (norm_params.h NormVariant)
 # kMaxCachedChunks, kVectorBytes and max_cached_bytes are read from
 # csrc/include/launch_config.h, so the expected set follows the sources.
 LAUNCH_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "csrc", "include",
                              "launch_config.h")
 DTYPES = {"float": ("f32", 4), "__half": ("f16", 2), "__hip_bfloat16": ("bf16", 2)}
-VARIANTS = {0: "rms", 1: "add_rms", 2: "rms_quant", 3: "add_rms_quant", 4: "layer", 5: "add_layer",
-            6: "layer_quant", 7: "add_layer_quant", 8: "qk_rms"}
+# Quantising variants (bit 1) are instantiated once per output format, which
+# sits in bits 4-5 (QuantType: 1 int8, 2 e4m3fn, 3 e4m3fnuz).
+BASE_VARIANTS = {0: "rms", 1: "add_rms", 2: "rms_quant", 3: "add_rms_quant", 4: "layer", 5: "add_layer",
+                 6: "layer_quant", 7: "add_layer_quant", 8: "qk_rms"}
+FORMATS = {1: "i8", 2: "fp8", 3: "fp8fnuz"}
+VARIANTS = {}
+for _v, _name in BASE_VARIANTS.items():
+    if _v & 2:
+        VARIANTS.update({_v | (q << 4): f"{_name}_{fmt}" for q, fmt in FORMATS.items()})
+    else:
+        VARIANTS[_v] = _name
 
 
 def read_launch_rules(path=LAUNCH_CONFIG):

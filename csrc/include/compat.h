@@ -16,10 +16,13 @@ using compat_stream_t = hipStream_t;
 #include <cuda_runtime.h>
 #include <cuda_fp16.h>
 #include <cuda_bf16.h>
+#include <cuda_fp8.h>
 using compat_half = __half;
 using compat_bf16 = __nv_bfloat16;
 using compat_stream_t = cudaStream_t;
 #endif
+
+#include "quant_convert.h"
 
 // Largest block any launcher in this library asks for; launch bounds use it.
 #define AITER_MAX_BLOCK_THREADS 1024
@@ -63,6 +66,23 @@ template <> __device__ __forceinline__ compat_bf16 from_float<compat_bf16>(float
   return __float2bfloat16(v);
 #else
   return __float2bfloat16_rn(v);
+#endif
+}
+
+// fp8 e4m3fn bytes of two floats (a in the low byte), rounded to nearest
+// even and saturated exactly as aiter::float_to_e4m3fn does: one conversion
+// instruction on sm_89 and later, the portable encoder elsewhere.
+__device__ __forceinline__ uint16_t compat_encode_e4m3fn_x2(float a, float b) {
+#if defined(AITER_CUDA) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+  uint16_t r = __nv_cvt_float2_to_fp8x2(make_float2(a, b), __NV_SATFINITE, __NV_E4M3);
+  // The hardware writes NaN as 0x7f; the portable encoder keeps the sign.
+  const uint16_t nan_a = (aiter::float_bits(a) >> 24 & 0x80u) | 0x7fu;
+  const uint16_t nan_b = ((aiter::float_bits(b) >> 24 & 0x80u) | 0x7fu) << 8;
+  r = a == a ? r : static_cast<uint16_t>((r & 0xff00u) | nan_a);
+  r = b == b ? r : static_cast<uint16_t>((r & 0x00ffu) | nan_b);
+  return r;
+#else
+  return static_cast<uint16_t>(aiter::float_to_e4m3fn(a) | (aiter::float_to_e4m3fn(b) << 8));
 #endif
 }
 

@@ -15,6 +15,12 @@ struct TargetInfo {
   // (1; 2 was equal, 1 is better at decode) and for long rows (4; 2 and 8
   // were 4-15 points of copy bandwidth slower). A non-persistent grid
   // (grid_waves 0) was 3-8 points slower on the QK and row-strided cases.
+  // The launch shape depends on hidden and the layout, never on the number
+  // of rows: a row's result (its reduction order) is the same in every batch
+  // (tests/test_qk_rmsnorm.py checks the fused Q/K launch against separate
+  // ones). Using more lanes for few-row launches was 1.3-2 us faster at
+  // T <= 32 but broke that; prefetching the weights of long rows with the
+  // row did not help decode and cost 4-8 points at T = 8192.
   int short_row_chunks = 1;
   int long_row_chunks = 4;
   int short_row_threads = 256;  // block size for short rows
@@ -90,6 +96,8 @@ inline int pick_vector_width(const NormParams& p) {
   if (variant_quantizes(p.variant)) {
     if (p.unquant != nullptr) ok = ok && tensor_allows_vec(p.unquant, p.unquant_rows, vec, elem);
     if (p.group_size > 0) ok = ok && p.group_size % vec == 0;
+    // The smooth-quant xscale (fp32) is read 16 bytes at a time.
+    if (p.xscale != nullptr) ok = ok && p.xscale_stride == 1 && aligned_to(p.xscale, kVectorBytes);
   }
   if (p.split_row < p.rows)
     ok = ok && param_allows_vec(p.weight_b, p.weight_b_stride, vec, elem) &&

@@ -27,13 +27,31 @@ enum class NormVariant : int32_t {
   kAddLayer = 5,      // fused add, then LayerNorm
   kLayerQuant = 6,    // quantised LayerNorm
   kAddLayerQuant = 7,  // fused add, then quantised LayerNorm
-  kQkRms = 8           // plain RMSNorm over two jobs (Q and K) in one launch
+  kQkRms = 8,          // plain RMSNorm over two jobs (Q and K) in one launch
+  // The kernels of the quantising variants, one per output format (bits 4-5
+  // hold the QuantType; see with_quant_type). Named so that every kernel's
+  // template argument is an enumerator (nvcc's host stubs need that).
+  kRmsQuantI8 = 0x12, kRmsQuantFp8 = 0x22, kRmsQuantFp8Fnuz = 0x32,
+  kAddRmsQuantI8 = 0x13, kAddRmsQuantFp8 = 0x23, kAddRmsQuantFp8Fnuz = 0x33,
+  kLayerQuantI8 = 0x16, kLayerQuantFp8 = 0x26, kLayerQuantFp8Fnuz = 0x36,
+  kAddLayerQuantI8 = 0x17, kAddLayerQuantFp8 = 0x27, kAddLayerQuantFp8Fnuz = 0x37
 };
 
 AITER_HD constexpr bool variant_adds(NormVariant v) { return (static_cast<int>(v) & 1) != 0; }
 AITER_HD constexpr bool variant_quantizes(NormVariant v) { return (static_cast<int>(v) & 2) != 0; }
 AITER_HD constexpr bool variant_centers(NormVariant v) { return (static_cast<int>(v) & 4) != 0; }
 AITER_HD constexpr bool variant_two_jobs(NormVariant v) { return (static_cast<int>(v) & 8) != 0; }
+// Kernel instantiations of a quantising variant also carry the output format
+// in bits 4-5 (a QuantType), so each kernel holds one encoder: a runtime
+// format switch per chunk tripled the code and stalled on instruction fetch.
+// NormParams::variant never has them (the launcher adds them from
+// NormParams::quant).
+AITER_HD constexpr NormVariant with_quant_type(NormVariant v, QuantType q) {
+  return static_cast<NormVariant>(static_cast<int>(v) | (static_cast<int>(q) << 4));
+}
+AITER_HD constexpr QuantType variant_quant_type(NormVariant v) {
+  return static_cast<QuantType>((static_cast<int>(v) >> 4) & 3);
+}
 AITER_HD constexpr NormVariant make_variant(bool add, bool quant, bool layer) {
   return static_cast<NormVariant>((add ? 1 : 0) | (quant ? 2 : 0) | (layer ? 4 : 0));
 }

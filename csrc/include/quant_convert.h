@@ -33,6 +33,12 @@ AITER_HD uint32_t float_bits(float f) {
   return u;
 }
 
+AITER_HD float bits_float(uint32_t u) {
+  float f;
+  __builtin_memcpy(&f, &u, sizeof f);
+  return f;
+}
+
 AITER_HD float round_half_even(float f) {
 #if defined(__CUDA_ARCH__) || defined(__HIP_DEVICE_COMPILE__)
   return rintf(f);  // the default rounding mode: to nearest, ties to even
@@ -41,10 +47,13 @@ AITER_HD float round_half_even(float f) {
 #endif
 }
 
+// The encoders are branch-free (every case is computed, then selected): the
+// GPU kernels convert 8-16 elements per thread back to back, and a branch per
+// element cost more than the arithmetic it skipped.
 AITER_HD int8_t float_to_int8(float f) {
-  if (!(f == f)) return 0;  // NaN
-  f = f < -128.0f ? -128.0f : (f > 127.0f ? 127.0f : f);
-  return static_cast<int8_t>(static_cast<int32_t>(round_half_even(f)));
+  float c = f < -128.0f ? -128.0f : (f > 127.0f ? 127.0f : f);
+  c = f == f ? c : 0.0f;  // NaN
+  return static_cast<int8_t>(static_cast<int32_t>(round_half_even(c)));
 }
 
 // fp8 with 4 exponent bits of bias `kBias` and 3 mantissa bits. `kFnuz`
@@ -55,32 +64,25 @@ AITER_HD uint8_t float_to_e4m3(float f) {
   const uint32_t u = float_bits(f);
   const uint32_t sign = (u >> 24) & 0x80u;
   const uint32_t mag = u & 0x7fffffffu;
-  if (mag > 0x7f800000u) return kFnuz ? 0x80u : static_cast<uint8_t>(sign | 0x7fu);  // NaN
-  // Largest finite value: fn 1.75 * 2^8 (0x43e00000), fnuz 1.875 * 2^7 (0x43700000).
+  // Smallest normal (2^(1 - kBias)) and largest finite value (fn 1.75 * 2^8,
+  // fnuz 1.875 * 2^7) as fp32 bit patterns.
+  constexpr uint32_t kMinNormalBits = static_cast<uint32_t>(128 - kBias) << 23;
   constexpr uint32_t kMaxBits = kFnuz ? 0x43700000u : 0x43e00000u;
   constexpr uint32_t kMaxCode = kFnuz ? 0x7fu : 0x7eu;
-  if (mag >= kMaxBits) return static_cast<uint8_t>(sign | kMaxCode);
-  const int exp = static_cast<int>(mag >> 23) - 127;  // -127 for fp32 zeros/subnormals
-  uint32_t code;
-  if (exp >= 1 - kBias) {
-    // Normal in fp8: keep 3 mantissa bits, round the 20 dropped ones to
-    // nearest even (a carry into the exponent is the correct next binade).
-    const uint32_t rounded = (mag + 0x7ffffu + ((mag >> 20) & 1u)) >> 20;
-    code = rounded - (static_cast<uint32_t>(127 - kBias) << 3);
-  } else {
-    // fp8 subnormal: code = |f| / 2^(1 - kBias - 3), rounded to nearest even
-    // (a result of 8 is the smallest normal, which the encoding gets right).
-    const uint32_t m = (mag & 0x7fffffu) | (exp > -127 ? 0x800000u : 0u);
-    const int shift = 21 - kBias - exp;  // >= 21 here
-    if (shift >= 25 || m == 0) {
-      code = 0;  // below half the smallest subnormal
-    } else {
-      const uint32_t half = 1u << (shift - 1);
-      code = (m + half - 1u + ((m >> shift) & 1u)) >> shift;
-    }
-  }
-  if (kFnuz && code == 0) return 0;  // no negative zero
-  return static_cast<uint8_t>(sign | code);
+  // Normal in fp8: keep 3 mantissa bits, round the 20 dropped ones to nearest
+  // even (a carry into the exponent is the correct next binade). Wraps
+  // harmlessly (unsigned) where not selected.
+  const uint32_t normal = ((mag + 0x7ffffu + ((mag >> 20) & 1u)) >> 20) - (static_cast<uint32_t>(127 - kBias) << 3);
+  // fp8 subnormal: code = |f| / 2^(1 - kBias - 3), rounded to nearest even.
+  // Scaling by a power of two is exact, and the clamp keeps it in [0, 8]
+  // (8 is the smallest normal, which the encoding gets right).
+  const float scaled = bits_float(mag < kMinNormalBits ? mag : kMinNormalBits) * static_cast<float>(1 << (kBias + 2));
+  const uint32_t subnormal = static_cast<uint32_t>(round_half_even(scaled));
+  uint32_t code = mag >= kMinNormalBits ? normal : subnormal;
+  code = mag >= kMaxBits ? kMaxCode : code;  // saturate (infinities included)
+  const uint32_t signed_code = kFnuz && code == 0 ? 0u : (sign | code);  // fnuz has no -0
+  const uint32_t nan = kFnuz ? 0x80u : (sign | 0x7fu);
+  return static_cast<uint8_t>(mag > 0x7f800000u ? nan : signed_code);
 }
 
 AITER_HD uint8_t float_to_e4m3fn(float f) { return float_to_e4m3<7, false>(f); }

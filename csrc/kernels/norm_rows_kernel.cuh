@@ -3,7 +3,8 @@
 //   VEC      elements per global access (16 bytes' worth, or 1 for the scalar path)
 //   CACHED   vectors per thread kept in registers (row read once); 0 = streamed
 //   VARIANT  prologue/epilogue flags (norm_params.h): residual add (+ x_bias)
-//            first, LayerNorm mean subtraction, dynamic-quant epilogue
+//            first, LayerNorm mean subtraction, dynamic-quant epilogue (one
+//            instantiation per output format)
 // Rows are addressed through each tensor's own RowLayout, so any view whose
 // last dim has stride 1 is read in place.
 #pragma once
@@ -222,8 +223,18 @@ __device__ __forceinline__ void normed_chunk(const NormParams& p, const RowPoint
   }
   if constexpr (variant_quantizes(VARIANT)) {
     if (p.xscale != nullptr) {
+      if constexpr (VEC % 4 == 0) {
+        // pick_vector_width checked xscale is contiguous and 16-byte aligned.
 #pragma unroll
-      for (int i = 0; i < VEC; ++i) y[i] *= p.xscale[(chunk * VEC + i) * p.xscale_stride];
+        for (int i = 0; i < VEC; i += 4) {
+          const Vec<float, 4> s = load_vec_coherent<float, 4>(p.xscale, chunk * VEC + i);
+#pragma unroll
+          for (int j = 0; j < 4; ++j) y[i + j] *= s.v[j];
+        }
+      } else {
+#pragma unroll
+        for (int i = 0; i < VEC; ++i) y[i] *= p.xscale[(chunk * VEC + i) * p.xscale_stride];
+      }
     }
   }
 }
@@ -245,21 +256,41 @@ __device__ __forceinline__ void store_normed(const RowPointers<T>& r, int64_t ch
   store_vec<T, VEC>(static_cast<T*>(r.out), chunk * VEC, o);
 }
 
+// Quantised bytes of one chunk of y * inv_scale in format Q.
+template <QuantType Q, int VEC>
+__device__ __forceinline__ Vec<uint8_t, VEC> encode_chunk(const float (&y)[VEC], float inv_scale) {
+  Vec<uint8_t, VEC> q;
+  if constexpr (Q == QuantType::kFp8E4M3Fn && VEC % 2 == 0) {
+#pragma unroll
+    for (int i = 0; i < VEC; i += 2) {
+      const uint16_t pair = compat_encode_e4m3fn_x2(y[i] * inv_scale, y[i + 1] * inv_scale);
+      q.v[i] = static_cast<uint8_t>(pair & 0xffu);
+      q.v[i + 1] = static_cast<uint8_t>(pair >> 8);
+    }
+  } else {
+#pragma unroll
+    for (int i = 0; i < VEC; ++i) {
+      const float v = y[i] * inv_scale;
+      if constexpr (Q == QuantType::kInt8) q.v[i] = static_cast<uint8_t>(float_to_int8(v));
+      else if constexpr (Q == QuantType::kFp8E4M3Fn) q.v[i] = float_to_e4m3fn(v);
+      else q.v[i] = float_to_e4m3fnuz(v);
+    }
+  }
+  return q;
+}
+
 // Quantising epilogue: optional out_before_quant (y rounded to T), then the
-// quantised bytes of y * inv_scale.
-template <typename T, int VEC>
-__device__ __forceinline__ void store_quantized(const NormParams& p, const RowPointers<T>& r, int64_t chunk,
-                                                const float (&y)[VEC], float inv_scale) {
+// quantised bytes of y * inv_scale in the kernel's format Q.
+template <typename T, int VEC, QuantType Q>
+__device__ __forceinline__ void store_quantized(const RowPointers<T>& r, int64_t chunk, const float (&y)[VEC],
+                                                float inv_scale) {
   if (r.unquant != nullptr) {
     Vec<T, VEC> u;
 #pragma unroll
     for (int i = 0; i < VEC; ++i) u.v[i] = from_float<T>(y[i]);
     store_vec<T, VEC>(r.unquant, chunk * VEC, u);
   }
-  Vec<uint8_t, VEC> q;
-#pragma unroll
-  for (int i = 0; i < VEC; ++i) q.v[i] = quantize_to_byte(y[i] * inv_scale, p.quant);
-  store_vec<uint8_t, VEC>(static_cast<uint8_t*>(r.out), chunk * VEC, q);
+  store_vec<uint8_t, VEC>(static_cast<uint8_t*>(r.out), chunk * VEC, encode_chunk<Q, VEC>(y, inv_scale));
 }
 
 template <typename T, int VEC, int CACHED, NormVariant VARIANT>
@@ -267,6 +298,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
     norm_rows_kernel(const NormParams p, const LaunchConfig c) {
   constexpr bool kLayer = variant_centers(VARIANT);
   constexpr bool kQuant = variant_quantizes(VARIANT);
+  constexpr QuantType kFormat = variant_quant_type(VARIANT);
   __shared__ float scratch[2][AITER_MAX_BLOCK_THREADS / AITER_DEVICE_WARP];
   int parity = 0;
   const int t = threadIdx.x;
@@ -351,7 +383,10 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
         }
       }
     } else if (c.group_lanes == 0) {
-      // Per-row scale: a max pass, then the store pass.
+      // Per-row scale: a max pass, then the store pass. Both recompute y
+      // from the row: keeping y in registers between them (VEC * CACHED
+      // floats) was equal for per-row scales and cost the per-group path
+      // 14% through the higher register count (H100, bf16 h4096).
       float amax = 0.f;
 #pragma unroll kUnroll
       for (int64_t k = 0; k < slots; ++k) {
@@ -372,7 +407,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
         if (active && chunk_in_row(c, chunk)) {
           float y[VEC];
           normed_chunk<T, VEC, VARIANT>(p, ptrs, chunk, AITER_ROW_CHUNK(k, chunk), weight_of(k, chunk), mean, inv, y);
-          store_quantized<T, VEC>(p, ptrs, chunk, y, inv_scale);
+          store_quantized<T, VEC, kFormat>(ptrs, chunk, y, inv_scale);
         }
       }
     } else {
@@ -392,7 +427,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
         if (here) {
           const float scale = dynamic_scale(amax, p.qmax);
           if (chunk % c.group_lanes == 0) ptrs.yscale[(chunk / c.group_lanes) * p.yscale_group_stride] = scale;
-          store_quantized<T, VEC>(p, ptrs, chunk, y, inverse_scale(scale));
+          store_quantized<T, VEC, kFormat>(ptrs, chunk, y, inverse_scale(scale));
         }
       }
     }
@@ -449,10 +484,23 @@ int launch_with_vec(const NormParams& p, const LaunchConfig& c, int sm_count, co
 
 template <typename T, NormVariant VARIANT>
 int launch_with_variant(const NormParams& p, const LaunchConfig& c, int sm_count, compat_stream_t stream) {
-  constexpr int kFull = kVectorBytes / sizeof(T);
-  if (c.vec == kFull) return launch_with_vec<T, kFull, VARIANT>(p, c, sm_count, stream);
-  if (c.vec == 1) return launch_with_vec<T, 1, VARIANT>(p, c, sm_count, stream);
-  return -1;
+  if constexpr (variant_quantizes(VARIANT) && variant_quant_type(VARIANT) == QuantType::kNone) {
+    // A quantising variant: the kernel for the requested output format.
+    switch (p.quant) {
+      case QuantType::kInt8:
+        return launch_with_variant<T, with_quant_type(VARIANT, QuantType::kInt8)>(p, c, sm_count, stream);
+      case QuantType::kFp8E4M3Fn:
+        return launch_with_variant<T, with_quant_type(VARIANT, QuantType::kFp8E4M3Fn)>(p, c, sm_count, stream);
+      case QuantType::kFp8E4M3Fnuz:
+        return launch_with_variant<T, with_quant_type(VARIANT, QuantType::kFp8E4M3Fnuz)>(p, c, sm_count, stream);
+      default: return -1;
+    }
+  } else {
+    constexpr int kFull = kVectorBytes / sizeof(T);
+    if (c.vec == kFull) return launch_with_vec<T, kFull, VARIANT>(p, c, sm_count, stream);
+    if (c.vec == 1) return launch_with_vec<T, 1, VARIANT>(p, c, sm_count, stream);
+    return -1;
+  }
 }
 
 // One explicit instantiation of launch_with_variant per (dtype, variant)
