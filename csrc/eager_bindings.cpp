@@ -1,7 +1,7 @@
-// The eager fast path: one pybind11 entry, aiter._C.eager_op(op, kind,
-// new_out, *args), that takes a registered op's arguments as Python passes
-// them, checks their types itself (so a list or a str is a TypeError naming
-// the op and the argument), and calls the op's implementation (the one the
+// The eager fast path: one entry, aiter._C.eager_op(op, kind, new_out,
+// *args), that takes a registered op's arguments as Python passes them,
+// checks their types itself (so a list or a str is a TypeError naming the op
+// and the argument), and calls the op's implementation (the one the
 // torch.library registration uses) without the dispatcher's per-call cost.
 // Anything the dispatcher must see (tensor subclasses, dispatch modes,
 // functorch, meta tensors, autograd) gets NotImplemented back and takes the

@@ -1,8 +1,8 @@
 """How every public function reaches its op.
 
-In plain eager code the call goes to ``aiter._C.eager_op``: one pybind11 call
-that checks the argument types (a non-tensor is a TypeError naming the
-argument) and runs the op's implementation without the dispatcher (about a
+In plain eager code the call goes to ``aiter._C.eager_op``: one C call that
+checks the argument types (a non-tensor is a TypeError naming the argument)
+and runs the op's implementation without the dispatcher (well under a
 microsecond of host time). While tracing (torch.compile), under dispatch
 modes, with tensor subclasses, functorch, meta tensors or grad-requiring
 inputs it answers NotImplemented and the registered ``torch.ops.aiter`` op
@@ -34,6 +34,12 @@ def _public_error(exc: Exception, public: str, arg_names: Optional[Dict[str, str
     for ours, theirs in (arg_names or {}).items():
         msg = msg.replace(f"'{ours}'", f"'{theirs}'")
     return type(exc)(msg)
+
+
+def none_error(public: str, name: str) -> TypeError:
+    """For a tensor the schema lets be None but the public op requires (the
+    smooth-quant ops' xscale): the eager entry's message for a missing tensor."""
+    return TypeError(f"aiter.{public}: argument '{name}' is None (an undefined tensor); expected a Tensor")
 
 
 def _resolve(public: str, name: str, new_out: bool):

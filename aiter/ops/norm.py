@@ -13,7 +13,7 @@ from typing import Optional
 
 from torch import Tensor
 
-from ._route import allocator, writer
+from ._route import allocator, none_error, writer
 
 _layer_norm = allocator("layer_norm", "layernorm")
 _layernorm2d_fwd = allocator("layernorm2d_fwd", "layernorm")
@@ -66,6 +66,8 @@ def layernorm2d_fwd_with_smoothquant(
     epsilon: float,
     x_bias: Optional[Tensor] = None,
 ) -> None:
+    if xscale is None:
+        raise none_error("layernorm2d_fwd_with_smoothquant", "xscale")
     _smoothquant(out, input, yscale, weight, bias, epsilon, xscale, x_bias)
 
 
@@ -81,6 +83,8 @@ def layernorm2d_fwd_with_add_smoothquant(
     epsilon: float,
     x_bias: Optional[Tensor] = None,
 ) -> None:
+    if xscale is None:
+        raise none_error("layernorm2d_fwd_with_add_smoothquant", "xscale")
     _add_smoothquant(out, input, residual_in, residual_out, yscale, weight, bias, epsilon, xscale, x_bias)
 
 

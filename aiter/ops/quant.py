@@ -15,7 +15,7 @@ from typing import Optional
 
 from torch import Tensor
 
-from ._route import writer
+from ._route import none_error, writer
 
 _SCALE = {"yscale": "scale"}  # upstream's HIP-module names call it scale
 _dynamicquant = writer("rmsnorm2d_fwd_with_dynamicquant", "rmsnorm_quant")
@@ -67,6 +67,8 @@ def rmsnorm2d_fwd_with_smoothquant(
     use_model_sensitive_rmsnorm: int = 0,
 ) -> None:
     """out, yscale = quant(rmsnorm(input) * weight * xscale), xscale float32 of length hidden."""
+    if xscale is None:
+        raise none_error("rmsnorm2d_fwd_with_smoothquant", "xscale")
     _smoothquant(out, input, yscale, weight, epsilon, xscale, None, 0, False, False, use_model_sensitive_rmsnorm)
 
 
@@ -84,6 +86,8 @@ def rmsnorm2d_fwd_with_add_smoothquant(
 ) -> None:
     """The fused add, then smooth quant; out_before_quant (input dtype) gets
     rmsnorm(residual_out) * weight * xscale before quantising."""
+    if xscale is None:
+        raise none_error("rmsnorm2d_fwd_with_add_smoothquant", "xscale")
     _add_smoothquant(out, input, residual_in, residual_out, yscale, weight, epsilon, xscale, out_before_quant, 0,
                      False, False, use_model_sensitive_rmsnorm)
 
