@@ -125,71 +125,63 @@ def _(m):
 
 
 # ------------------------------------------------------------ quantised RMSNorm
+def _quant(m, fn, qdtype=I8, lead=(4,), dtype=BF16, groups=1, add=False, scale="yscale", **options):
+    """out (qdtype) and a scale per row (or group) of rows shaped lead + (H,);
+    add: the residual pair too; options: the rest (xscale, group_size, ...)."""
+    kw = dict(out=m.sentinel(*lead, H, dtype=qdtype), input=m.rand(*lead, H, dtype=dtype))
+    if add:
+        kw.update(residual_in=m.rand(*lead, H, dtype=dtype), residual_out=m.sentinel(*lead, H, dtype=dtype))
+    kw.update({scale: m.scale(*lead, groups)}, weight=m.rand(H, dtype=dtype), epsilon=EPS, **options)
+    writes = ("out",) + (("residual_out",) if add else ()) + (scale,)
+    writes += ("out_before_quant",) if options.get("out_before_quant") is not None else ()
+    return Call(fn, kw, "add_rmsnorm_quant" if add else "rmsnorm_quant", writes)
+
+
 @call("dynamicquant-int8")
 def _(m):
-    kw = dict(out=m.sentinel(4, H, dtype=I8), input=m.rand(4, H), yscale=m.scale(4, 1), weight=m.rand(H),
-              epsilon=EPS)
-    return Call(aiter.rmsnorm2d_fwd_with_dynamicquant, kw, "rmsnorm_quant", ("out", "yscale"))
+    return _quant(m, aiter.rmsnorm2d_fwd_with_dynamicquant)
 
 
 @call("dynamicquant-group-shuffle-fp8")
 def _(m):
-    kw = dict(out=m.sentinel(4, H, dtype=FP8), input=m.rand(4, H), yscale=m.scale(4, 4), weight=m.rand(H),
-              epsilon=EPS, group_size=16, shuffle_scale=True)
-    return Call(aiter.rmsnorm2d_fwd_with_dynamicquant, kw, "rmsnorm_quant", ("out", "yscale"))
+    return _quant(m, aiter.rmsnorm2d_fwd_with_dynamicquant, FP8, groups=4, group_size=16, shuffle_scale=True)
 
 
 @call("dynamicquant-model-sensitive-fnuz")
 def _(m):
-    kw = dict(out=m.sentinel(2, 3, H, dtype=FNUZ), input=m.rand(2, 3, H, dtype=F16), yscale=m.scale(2, 3),
-              weight=m.rand(H, dtype=F16), epsilon=EPS, use_model_sensitive_rmsnorm=1)
-    return Call(aiter.rmsnorm2d_fwd_with_dynamicquant, kw, "rmsnorm_quant", ("out", "yscale"))
+    return _quant(m, aiter.rmsnorm2d_fwd_with_dynamicquant, FNUZ, (2, 3), F16, use_model_sensitive_rmsnorm=1)
 
 
 @call("add_dynamicquant-group")
 def _(m):
-    kw = dict(out=m.sentinel(4, H, dtype=I8), input=m.rand(4, H), residual_in=m.rand(4, H),
-              residual_out=m.sentinel(4, H), yscale=m.scale(4, 2), weight=m.rand(H), epsilon=EPS, group_size=32)
-    return Call(aiter.rmsnorm2d_fwd_with_add_dynamicquant, kw, "add_rmsnorm_quant", ("out", "residual_out", "yscale"))
+    return _quant(m, aiter.rmsnorm2d_fwd_with_add_dynamicquant, groups=2, add=True, group_size=32)
 
 
 @call("smoothquant")
 def _(m):
-    kw = dict(out=m.sentinel(4, H, dtype=I8), input=m.rand(4, H), xscale=m.xscale(), yscale=m.scale(4),
-              weight=m.rand(H), epsilon=EPS)
-    return Call(aiter.rmsnorm2d_fwd_with_smoothquant, kw, "rmsnorm_quant", ("out", "yscale"))
+    return _quant(m, aiter.rmsnorm2d_fwd_with_smoothquant, xscale=m.xscale())
 
 
 @call("add_smoothquant-out_before_quant")
 def _(m):
-    kw = dict(out=m.sentinel(4, H, dtype=FP8), input=m.rand(4, H), residual_in=m.rand(4, H),
-              residual_out=m.sentinel(4, H), xscale=m.xscale(), yscale=m.scale(4, 1), weight=m.rand(H), epsilon=EPS,
-              out_before_quant=m.sentinel(4, H))
-    return Call(aiter.rmsnorm2d_fwd_with_add_smoothquant, kw, "add_rmsnorm_quant",
-                ("out", "residual_out", "yscale", "out_before_quant"))
+    return _quant(m, aiter.rmsnorm2d_fwd_with_add_smoothquant, FP8, add=True, xscale=m.xscale(),
+                  out_before_quant=m.sentinel(4, H))
 
 
 @call("add_smoothquant")
 def _(m):
-    kw = dict(out=m.sentinel(4, H, dtype=I8), input=m.rand(4, H, dtype=F32), residual_in=m.rand(4, H, dtype=F32),
-              residual_out=m.sentinel(4, H, dtype=F32), xscale=m.xscale(), yscale=m.scale(4),
-              weight=m.rand(H, dtype=F32), epsilon=EPS)
-    return Call(aiter.rmsnorm2d_fwd_with_add_smoothquant, kw, "add_rmsnorm_quant", ("out", "residual_out", "yscale"))
+    return _quant(m, aiter.rmsnorm2d_fwd_with_add_smoothquant, dtype=F32, add=True, xscale=m.xscale())
 
 
 @call("rmsnorm_quant-gemma-group")
 def _(m):
-    kw = dict(out=m.sentinel(4, H, dtype=I8), input=m.rand(4, H), scale=m.scale(4, 4), weight=m.rand(H),
-              epsilon=EPS, group_size=16, gemma_norm=True)
-    return Call(aiter.rmsnorm_quant, kw, "rmsnorm_quant", ("out", "scale"))
+    return _quant(m, aiter.rmsnorm_quant, groups=4, scale="scale", group_size=16, gemma_norm=True)
 
 
 @call("add_rmsnorm_quant-shuffle")
 def _(m):
-    kw = dict(out=m.sentinel(4, H, dtype=FP8), input=m.rand(4, H), residual_in=m.rand(4, H),
-              residual_out=m.sentinel(4, H), scale=m.scale(4, 2), weight=m.rand(H), epsilon=EPS, group_size=32,
-              shuffle_scale=True)
-    return Call(aiter.add_rmsnorm_quant, kw, "add_rmsnorm_quant", ("out", "residual_out", "scale"))
+    return _quant(m, aiter.add_rmsnorm_quant, FP8, groups=2, add=True, scale="scale", group_size=32,
+                  shuffle_scale=True)
 
 
 # ------------------------------------------------------------ LayerNorm
