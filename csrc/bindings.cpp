@@ -1,7 +1,8 @@
 // Registration: the torch.library ops (namespace `aiter`, schemas with
-// mutation annotations so torch.compile and CUDA graphs see what is written)
-// and a small pybind11 module for the layout planner, the launch planner
-// (used by the launch simulation) and the fallback counter.
+// mutation annotations so torch.compile and CUDA graphs see what is written;
+// implementations in host/norm_ops.cpp) and a small pybind11 module for the
+// layout planner, the launch planner (used by the launch simulation), the
+// fallback counter and the eager entry.
 #include <pybind11/stl.h>
 #include <torch/extension.h>
 #include <torch/library.h>
@@ -11,6 +12,7 @@
 #include "host/launch_simulation.h"
 #include "host/message.h"
 #include "host/norm_launcher.h"
+#include "host/norm_ops.h"
 #include "include/launch_config.h"
 #include "include/quant_convert.h"
 
@@ -19,125 +21,7 @@
 namespace aiter {
 namespace {
 
-void rmsnorm_op(at::Tensor& out, const at::Tensor& input, const at::Tensor& weight,
-                double epsilon, bool gemma_norm, int64_t use_model_sensitive_rmsnorm) {
-  run_row_norm({"aiter.rmsnorm", NormVariant::kRms, out, input, {}, {}, weight, epsilon,
-                gemma_norm, use_model_sensitive_rmsnorm});
-}
-
-void add_rmsnorm_op(at::Tensor& out, const at::Tensor& input, const at::Tensor& residual_in,
-                    at::Tensor& residual_out, const at::Tensor& weight, double epsilon,
-                    bool gemma_norm, int64_t use_model_sensitive_rmsnorm) {
-  run_row_norm({"aiter.add_rmsnorm", NormVariant::kAddRms, out, input, residual_in,
-                residual_out, weight, epsilon, gemma_norm, use_model_sensitive_rmsnorm});
-}
-
-// In place: residual <- input + residual; input <- rmsnorm(residual) * w.
-void fused_add_rmsnorm_inplace_op(at::Tensor& input, at::Tensor& residual,
-                                  const at::Tensor& weight, double epsilon, bool gemma_norm,
-                                  int64_t use_model_sensitive_rmsnorm) {
-  run_row_norm({"aiter.fused_add_rms_norm_cu", NormVariant::kAddRms, input, input, residual,
-                residual, weight, epsilon, gemma_norm, use_model_sensitive_rmsnorm});
-}
-
 at::Tensor opt(const c10::optional<at::Tensor>& t) { return t.has_value() ? *t : at::Tensor(); }
-
-// out, yscale <- quant(rmsnorm(input) * w [* xscale]); out_before_quant gets
-// the value before quantising.
-// The quantising epilogue's arguments, shared by the quant ops.
-NormCall with_quant(NormCall call, const at::Tensor& yscale, const c10::optional<at::Tensor>& xscale,
-                    const c10::optional<at::Tensor>& out_before_quant, int64_t group_size, bool shuffle_scale) {
-  call.xscale = opt(xscale);
-  call.yscale = yscale;
-  call.unquant = opt(out_before_quant);
-  call.group_size = group_size;
-  call.shuffle_scale = shuffle_scale;
-  return call;
-}
-
-void rmsnorm_quant_op(at::Tensor& out, const at::Tensor& input, at::Tensor& yscale, const at::Tensor& weight,
-                      double epsilon, const c10::optional<at::Tensor>& xscale,
-                      const c10::optional<at::Tensor>& out_before_quant, int64_t group_size, bool shuffle_scale,
-                      bool gemma_norm, int64_t use_model_sensitive_rmsnorm) {
-  NormCall call{"aiter.rmsnorm_quant", NormVariant::kRmsQuant, out, input, {}, {}, weight, epsilon,
-                gemma_norm, use_model_sensitive_rmsnorm};
-  run_row_norm(with_quant(call, yscale, xscale, out_before_quant, group_size, shuffle_scale));
-}
-
-void add_rmsnorm_quant_op(at::Tensor& out, const at::Tensor& input, const at::Tensor& residual_in,
-                          at::Tensor& residual_out, at::Tensor& yscale, const at::Tensor& weight, double epsilon,
-                          const c10::optional<at::Tensor>& xscale, const c10::optional<at::Tensor>& out_before_quant,
-                          int64_t group_size, bool shuffle_scale, bool gemma_norm,
-                          int64_t use_model_sensitive_rmsnorm) {
-  NormCall call{"aiter.add_rmsnorm_quant", NormVariant::kAddRmsQuant, out, input, residual_in, residual_out,
-                weight, epsilon, gemma_norm, use_model_sensitive_rmsnorm};
-  run_row_norm(with_quant(call, yscale, xscale, out_before_quant, group_size, shuffle_scale));
-}
-
-NormCall layer_call(const char* op, bool add, bool quant, at::Tensor& out, const at::Tensor& input,
-                    const at::Tensor& residual_in, const at::Tensor& residual_out,
-                    const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& bias,
-                    double epsilon, const c10::optional<at::Tensor>& x_bias) {
-  NormCall call{op, make_variant(add, quant, true), out, input, residual_in, residual_out, opt(weight), epsilon,
-                false, 0};
-  call.bias = opt(bias);
-  call.x_bias = opt(x_bias);
-  return call;
-}
-
-void layernorm_op(at::Tensor& out, const at::Tensor& input, const c10::optional<at::Tensor>& weight,
-                  const c10::optional<at::Tensor>& bias, double epsilon, const c10::optional<at::Tensor>& x_bias) {
-  run_row_norm(layer_call("aiter.layernorm", false, false, out, input, {}, {}, weight, bias, epsilon, x_bias));
-}
-
-void add_layernorm_op(at::Tensor& out, const at::Tensor& input, const at::Tensor& residual_in,
-                      at::Tensor& residual_out, const c10::optional<at::Tensor>& weight,
-                      const c10::optional<at::Tensor>& bias, double epsilon,
-                      const c10::optional<at::Tensor>& x_bias) {
-  run_row_norm(layer_call("aiter.add_layernorm", true, false, out, input, residual_in, residual_out, weight, bias,
-                          epsilon, x_bias));
-}
-
-void layernorm_quant_op(at::Tensor& out, const at::Tensor& input, at::Tensor& yscale,
-                        const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& bias,
-                        double epsilon, const c10::optional<at::Tensor>& xscale,
-                        const c10::optional<at::Tensor>& x_bias) {
-  NormCall call = layer_call("aiter.layernorm_quant", false, true, out, input, {}, {}, weight, bias, epsilon, x_bias);
-  call.xscale = opt(xscale);
-  call.yscale = yscale;
-  run_row_norm(call);
-}
-
-void add_layernorm_quant_op(at::Tensor& out, const at::Tensor& input, const at::Tensor& residual_in,
-                            at::Tensor& residual_out, at::Tensor& yscale, const c10::optional<at::Tensor>& weight,
-                            const c10::optional<at::Tensor>& bias, double epsilon,
-                            const c10::optional<at::Tensor>& xscale, const c10::optional<at::Tensor>& x_bias) {
-  NormCall call = layer_call("aiter.add_layernorm_quant", true, true, out, input, residual_in, residual_out, weight,
-                             bias, epsilon, x_bias);
-  call.xscale = opt(xscale);
-  call.yscale = yscale;
-  run_row_norm(call);
-}
-
-// Q and K (e.g. slices of one packed QKV buffer), each with its own weight,
-// normalised in one launch.
-void qk_rmsnorm_op(at::Tensor& q_out, const at::Tensor& q, const at::Tensor& q_weight, at::Tensor& k_out,
-                   const at::Tensor& k, const at::Tensor& k_weight, double epsilon) {
-  NormCall call{"aiter.qk_rmsnorm", NormVariant::kQkRms, q_out, q, {}, {}, q_weight, epsilon, false, 0};
-  call.out_b = k_out;
-  call.input_b = k;
-  call.weight_b = k_weight;
-  run_row_norm(call);
-}
-
-void qk_rmsnorm_inplace_op(at::Tensor& q, at::Tensor& k, const at::Tensor& q_weight, const at::Tensor& k_weight,
-                           double epsilon) {
-  NormCall call{"aiter.qk_rmsnorm", NormVariant::kQkRms, q, q, {}, {}, q_weight, epsilon, false, 0};
-  call.out_b = k;
-  call.input_b = k;
-  call.weight_b = k_weight;
-  run_row_norm(call);
-}
 
 // The host-side conversions of quant_convert.h, for the exhaustive tests
 // against torch's casts: float32 in, the encoded bytes out (uint8).
@@ -301,17 +185,9 @@ TORCH_LIBRARY(aiter, m) {
 // tensors' device itself, and rejects sparse and other layouts with a clear
 // message. Meta tensors go to the fake implementations registered in Python.
 TORCH_LIBRARY_IMPL(aiter, CompositeExplicitAutograd, m) {
-  m.impl("rmsnorm", &aiter::rmsnorm_op);
-  m.impl("add_rmsnorm", &aiter::add_rmsnorm_op);
-  m.impl("fused_add_rmsnorm_", &aiter::fused_add_rmsnorm_inplace_op);
-  m.impl("rmsnorm_quant", &aiter::rmsnorm_quant_op);
-  m.impl("add_rmsnorm_quant", &aiter::add_rmsnorm_quant_op);
-  m.impl("layernorm", &aiter::layernorm_op);
-  m.impl("add_layernorm", &aiter::add_layernorm_op);
-  m.impl("layernorm_quant", &aiter::layernorm_quant_op);
-  m.impl("add_layernorm_quant", &aiter::add_layernorm_quant_op);
-  m.impl("qk_rmsnorm", &aiter::qk_rmsnorm_op);
-  m.impl("qk_rmsnorm_", &aiter::qk_rmsnorm_inplace_op);
+#define AITER_IMPL(name, fn) m.impl(#name, &aiter::fn);
+  AITER_NORM_OPS(AITER_IMPL)
+#undef AITER_IMPL
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {

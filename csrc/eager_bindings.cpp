@@ -1,9 +1,11 @@
-// The eager fast path: a pybind11 entry that takes the Python arguments as
-// they come, checks their types itself (so a list or a str is a TypeError
-// naming the op and the argument), and calls the same launcher as the
-// torch.library ops without the dispatcher's per-call cost. Anything the
-// dispatcher must see (tensor subclasses, dispatch modes, functorch, meta
-// tensors, autograd) gets NotImplemented back and takes the torch.ops path.
+// The eager fast path: one entry, aiter._C.eager_op(op, kind, new_out,
+// *args), that takes a registered op's arguments as Python passes them,
+// checks their types itself (so a list or a str is a TypeError naming the op
+// and the argument), and calls the op's implementation (the one the
+// torch.library registration uses) without the dispatcher's per-call cost.
+// Anything the dispatcher must see (tensor subclasses, dispatch modes,
+// functorch, meta tensors, autograd) gets NotImplemented back and takes the
+// torch.ops path.
 #include "eager_bindings.h"
 
 #include <torch/csrc/Exceptions.h>
@@ -12,32 +14,15 @@
 #include <ATen/record_function.h>
 #include <c10/core/impl/LocalDispatchKeySet.h>
 
-#include "host/message.h"
-#include "host/norm_launcher.h"
+#include <tuple>
+#include <utility>
+
+#include "eager_args.h"
+#include "host/norm_ops.h"
 #include "host/tensor_checks.h"
 
 namespace aiter {
 namespace {
-
-std::string type_name(py::handle h) { return Py_TYPE(h.ptr())->tp_name; }
-
-const at::Tensor& tensor_arg(const std::string& op, const char* name, py::handle h) {
-  if (THPVariable_Check(h.ptr())) return THPVariable_Unpack(h.ptr());
-  if (h.is_none())
-    throw py::type_error(message(op, ": argument '", name,
-                                 "' is None (an undefined tensor); expected a Tensor"));
-  throw py::type_error(message(op, ": argument '", name, "' must be a Tensor, got ", type_name(h)));
-}
-
-double float_arg(const std::string& op, const char* name, py::handle h) {
-  if (PyFloat_Check(h.ptr()) || PyLong_Check(h.ptr())) return PyFloat_AsDouble(h.ptr());
-  throw py::type_error(message(op, ": argument '", name, "' must be a float, got ", type_name(h)));
-}
-
-int64_t int_arg(const std::string& op, const char* name, py::handle h) {
-  if (PyLong_Check(h.ptr())) return PyLong_AsLongLong(h.ptr());
-  throw py::type_error(message(op, ": argument '", name, "' must be an int, got ", type_name(h)));
-}
 
 // Keys, on a tensor or in the thread's included set, that mean someone else
 // (a subclass, a dispatch mode, functionalization, functorch) must see the call.
@@ -49,82 +34,131 @@ const c10::DispatchKeySet kInterposed({c10::DispatchKey::Python, c10::DispatchKe
                                        c10::DispatchKey::FuncTorchDynamicLayerBackMode});
 
 bool plain(const at::Tensor& t) {
-  if (!t.defined()) return true;  // the launcher reports it
+  if (!t.defined()) return true;  // the allocated `out`, not made yet
   if (t.is_meta() || t.key_set().has_any(kInterposed)) return false;
   return !(t.requires_grad() && at::GradMode::is_enabled());
 }
+bool plain(const c10::optional<at::Tensor>& t) { return !t.has_value() || plain(*t); }
+template <typename Scalar>
+bool plain(const Scalar&) {
+  return true;
+}
 
-bool dispatcher_needed(std::initializer_list<const at::Tensor*> tensors) {
+template <typename... Arg>
+bool dispatcher_needed(const EagerArgs& args, const Arg&... values) {
   // Dispatch modes and functorch transforms push their keys into the
   // thread's included set.
   if (c10::impl::tls_local_dispatch_key_set().included_.has_any(kInterposed)) return true;
-  for (const at::Tensor* t : tensors)
-    if (t != nullptr && !plain(*t)) return true;
-  return false;
+  return args.overridden() || !(plain(values) && ...);
 }
 
-// What eager_norm is asked to do. The residuals are ignored unless kAdd.
-enum EagerKind : int { kNormInto = 0, kNormNew = 1, kAdd = 2 };
+// Written arguments get a new version, so autograd notices when a tensor it
+// saved is overwritten. Bumped before the launch, as torch's in-place ops do:
+// an inference tensor outside inference mode is refused before anything is
+// written. (The launcher refuses two written arguments sharing memory.)
+void bump_if(bool written, const at::Tensor& t) {
+  if (written) torch::autograd::impl::bump_version(t);
+}
+void bump_if(bool written, const c10::optional<at::Tensor>& t) {
+  if (written && t.has_value()) torch::autograd::impl::bump_version(*t);
+}
+template <typename Scalar>
+void bump_if(bool, const Scalar&) {}
 
-// eager_norm(op, kind, out, input, residual_in, residual_out, weight,
-//            epsilon, gemma_norm, use_model_sensitive_rmsnorm)
-// kNormNew ignores `out` and returns a new contiguous output (rms_norm);
-// kAdd's residual_out may be residual_in itself (the in-place op).
-py::object eager_norm(const std::string& op, int kind, py::handle out_h, py::handle input_h,
-                      py::handle residual_in_h, py::handle residual_out_h, py::handle weight_h,
-                      py::handle epsilon_h, py::handle gemma_h, py::handle model_sensitive_h) {
-  HANDLE_TH_ERRORS
-  const at::Tensor& input = tensor_arg(op, "input", input_h);
-  const at::Tensor& weight = tensor_arg(op, "weight", weight_h);
-  TORCH_CHECK(kind == kNormInto || kind == kNormNew || kind == kAdd, "eager_norm: bad kind ", kind);
-  const bool allocate = kind == kNormNew;
-  const at::Tensor* out = allocate ? nullptr : &tensor_arg(op, "out", out_h);
-  const bool add = kind == kAdd;
-  const at::Tensor* residual_in = add ? &tensor_arg(op, "residual_in", residual_in_h) : nullptr;
-  const at::Tensor* residual_out =
-      add ? &tensor_arg(op, "residual_out", residual_out_h) : nullptr;
-  const double epsilon = float_arg(op, "epsilon", epsilon_h);
-  const bool gemma = int_arg(op, "gemma_norm", gemma_h) != 0;
-  const int64_t model_sensitive = int_arg(op, "use_model_sensitive_rmsnorm", model_sensitive_h);
-
-  if (dispatcher_needed({&input, &weight, out, residual_in, residual_out}))
+template <typename... P, size_t... I>
+py::object run(void (*fn)(P...), const char* op, const EagerSchema& schema, bool new_out, EagerArgs& args,
+               std::index_sequence<I...>) {
+  // Braced initialisation reads the arguments left to right: the first bad
+  // one is the one reported, as on the dispatcher path.
+  std::tuple<std::decay_t<P>...> values{args.get<std::decay_t<P>>(I)...};
+  if (dispatcher_needed(args, std::get<I>(values)...))
     return py::reinterpret_borrow<py::object>(Py_NotImplemented);
 
   // Profiler traces name the public op (the dispatcher path shows aiter::<op>).
-  RECORD_FUNCTION(op.c_str(), std::vector<c10::IValue>());
-  const NormVariant variant = add ? NormVariant::kAddRms : NormVariant::kRms;
-  const at::Tensor none;
+  RECORD_FUNCTION(op, std::vector<c10::IValue>());
+  if (new_out) {
+    // `out` (position 0) is a new contiguous tensor like the input (1):
+    // checked first so a sparse or 0-d input gets the op's message.
+    TORCH_CHECK(schema.names[0] == "out", op, ": this op does not return a new output");
+    const at::Tensor& input = std::get<1>(values);
+    check_input_tensor(op, "input", input);
+    std::get<0>(values) = at::empty(input.sizes(), input.options());
+  }
+  (bump_if(schema.written[I], std::get<I>(values)), ...);
   // CPU rows are computed here, so other Python threads run meanwhile; a GPU
   // call only launches, and keeps the GIL (cheaper than releasing it).
-  auto run = [&](const NormCall& call) {
-    if (input.is_cpu()) {
-      py::gil_scoped_release no_gil;
-      run_row_norm(call);
-    } else {
-      run_row_norm(call);
-    }
-  };
-  if (allocate) {
-    // Checked before allocating: a sparse or 0-d input gets the op's message.
-    check_input_tensor(op.c_str(), "input", input);
-    const at::Tensor fresh = at::empty(input.sizes(), input.options());
-    run({op.c_str(), variant, fresh, input, none, none, weight, epsilon, gemma, model_sensitive});
-    return py::reinterpret_steal<py::object>(THPVariable_Wrap(fresh));
+  if (args.on_cpu()) {
+    py::gil_scoped_release no_gil;
+    fn(std::get<I>(values)...);
+  } else {
+    fn(std::get<I>(values)...);
   }
-  run({op.c_str(), variant, *out, input, add ? *residual_in : none, add ? *residual_out : none,
-       weight, epsilon, gemma, model_sensitive});
-  // What the dispatcher's ADInplaceOrView kernel would do for written args.
-  torch::autograd::impl::bump_version(*out);
-  if (add && !residual_out->is_same(*out)) torch::autograd::impl::bump_version(*residual_out);
+  if (new_out) return py::reinterpret_steal<py::object>(THPVariable_Wrap(std::get<0>(values)));
   return py::none();
-  END_HANDLE_TH_ERRORS_PYBIND
 }
+
+// Reads the Python arguments as fn's parameters and runs it.
+template <typename... P>
+py::object call_fn(void (*fn)(P...), const char* op, const EagerSchema& schema, bool new_out,
+                   PyArgs args) {
+  EagerArgs reader(op, schema, new_out, args);
+  return run(fn, op, schema, new_out, reader, std::index_sequence_for<P...>{});
+}
+
+// One row per registered op: its schema name and its implementation called
+// with Python arguments. A kind (the index here) picks the row.
+struct EagerOp {
+  const char* name;
+  py::object (*call)(const char* op, const EagerSchema& schema, bool new_out, PyArgs args);
+};
+
+template <auto Fn>
+py::object call_op(const char* op, const EagerSchema& schema, bool new_out, PyArgs args) {
+  return call_fn(Fn, op, schema, new_out, args);
+}
+
+#define AITER_EAGER_OP(name, fn) EagerOp{#name, &call_op<&fn>},
+const EagerOp kOps[] = {AITER_NORM_OPS(AITER_EAGER_OP)};
+#undef AITER_EAGER_OP
+constexpr int kNumOps = sizeof(kOps) / sizeof(kOps[0]);
+
+// Filled when the module loads (the ops are registered by then).
+std::vector<EagerSchema> g_schemas;
+
+// eager_op(op, kind, new_out, *args): op is the public name (for errors and
+// the profiler), kind an index of aiter._C.eager_kinds, args the registered
+// op's arguments in schema order; with new_out the leading `out` is left out
+// and a new one is returned. A plain CPython fast-call function: no argument
+// tuple is built, which is most of what a pybind11 entry would cost here.
+PyObject* eager_op(PyObject* /*module*/, PyObject* const* args, Py_ssize_t nargs) {
+  HANDLE_TH_ERRORS
+  TORCH_CHECK_TYPE(nargs >= 3 && PyUnicode_Check(args[0]) && PyLong_Check(args[1]) && PyBool_Check(args[2]),
+                   "eager_op(op: str, kind: int, new_out: bool, *args)");
+  const long kind = PyLong_AsLong(args[1]);
+  TORCH_CHECK_VALUE(kind >= 0 && kind < kNumOps, "eager_op: unknown kind ", static_cast<int64_t>(kind));
+  const char* op = PyUnicode_AsUTF8(args[0]);
+  if (op == nullptr) throw python_error();
+  const PyArgs rest{args + 3, static_cast<size_t>(nargs - 3)};
+  return kOps[kind].call(op, g_schemas[kind], args[2] == Py_True, rest).release().ptr();
+  END_HANDLE_TH_ERRORS
+}
+
+PyMethodDef kEagerMethods[] = {
+    {"eager_op", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&eager_op)), METH_FASTCALL,
+     "A registered op without the dispatcher; NotImplemented where the dispatcher must run it"},
+    {nullptr, nullptr, 0, nullptr}};
 
 }  // namespace
 
 void register_eager_entries(py::module& m) {
-  m.def("eager_norm", &eager_norm,
-        "The row norm without the dispatcher; NotImplemented where the dispatcher must run it");
+  EagerArgs::init();
+  py::dict kinds;
+  for (int k = 0; k < kNumOps; ++k) {
+    g_schemas.push_back(EagerSchema::of((std::string("aiter::") + kOps[k].name).c_str()));
+    kinds[kOps[k].name] = k;
+  }
+  m.attr("eager_kinds") = kinds;
+  if (PyModule_AddFunctions(m.ptr(), kEagerMethods) != 0) throw py::error_already_set();
 }
 
 }  // namespace aiter

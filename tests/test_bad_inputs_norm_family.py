@@ -2,11 +2,15 @@
 style of test_bad_inputs.py: the exception type, a message naming the public
 op, the argument and the offending shape/dtype/value, and every buffer passed
 (outputs and scales included) bitwise unchanged."""
+import inspect
+
 import pytest
 import torch
 
 import aiter
+from family_calls import CALLS as CALLS_BY_ID, same_bits
 from test_bad_inputs import assert_refused, t
+from test_eager_path import OpLog, _run_profiled, _took_eager_path
 
 EPS = 1e-6
 F32, BF16, I8 = torch.float32, torch.bfloat16, torch.int8
@@ -219,11 +223,92 @@ def _(d):
     return aiter.layernorm2d_fwd, (torch.tensor(1.0, device=d), t([8], device=d), t([8], device=d))
 
 
+# ------------------------------------------------------------ non-tensor arguments, every public op
+# One valid call per public op (family_calls.py) with one argument replaced.
+# Scalars: what neither the eager entry nor torch.ops' schema parser takes.
+BAD_SCALARS = {"epsilon": "1e-6", "group_size": 16.0, "shuffle_scale": "yes", "gemma_norm": [1],
+               "use_model_sensitive_rmsnorm": None}
+
+
+def positional(call):
+    """The call's arguments as one positional tuple (defaults filled in), so
+    assert_refused sees every tensor."""
+    bound = inspect.signature(call.fn).bind(**call.kwargs)
+    bound.apply_defaults()
+    return bound.args
+
+
+def replaced(cid, name, value):
+    def build(d):
+        call = CALLS_BY_ID[cid](d)
+        call.kwargs[name] = value
+        return call.fn, positional(call)
+
+    return build
+
+
+def _one_call_per_public_op():
+    seen = {}
+    for cid, build in CALLS_BY_ID.items():
+        seen.setdefault(build("cpu").public, cid)
+    return seen
+
+
+for _public, _cid in _one_call_per_public_op().items():
+    _call = CALLS_BY_ID[_cid]("cpu")
+    for _name in _call.tensors():
+        CASES.append(pytest.param(replaced(_cid, _name, [[1.0] * 4]), TypeError,
+                                  [f"aiter.{_public}:", f"'{_name}'", "list"], id=f"{_public}-{_name}-list"))
+        if _name not in _call.optional():
+            CASES.append(pytest.param(replaced(_cid, _name, None), TypeError,
+                                      [f"aiter.{_public}:", f"'{_name}'", "None"], id=f"{_public}-{_name}-None"))
+    for _name, _value in BAD_SCALARS.items():
+        if _name in inspect.signature(_call.fn).parameters:
+            CASES.append(pytest.param(replaced(_cid, _name, _value), TypeError,
+                                      [f"aiter.{_public}:", f"'{_name}'", type(_value).__name__],
+                                      id=f"{_public}-{_name}-{type(_value).__name__}"))
+
+
 @pytest.mark.parametrize("builder, exc, needles", CASES)
 def test_bad_input(builder, exc, needles, device):
     fn, args = builder(device)
     assert_refused(fn, args, exc, needles)
 
 
+@pytest.mark.parametrize("builder, exc, needles", CASES)
+def test_bad_input_under_a_dispatch_mode(builder, exc, needles):
+    """The registered-op route refuses the same calls with the same public
+    names (a dispatch mode sends every call there)."""
+    fn, args = builder("cpu")
+    with OpLog():
+        assert_refused(fn, args, exc, needles)
+
+
 def test_catalogue_size():
-    assert len(CASES) >= 25
+    assert len(CASES) >= 25 + 100
+
+
+# ------------------------------------------------------------ what must still work
+def _optional_given():
+    for cid, build in CALLS_BY_ID.items():
+        given = [n for n in build("cpu").optional() if n in CALLS_BY_ID[cid]("cpu").kwargs]
+        if given:
+            yield pytest.param(cid, given, id=f"{cid}-{'-'.join(given)}")
+
+
+@pytest.mark.parametrize("cid, names", list(_optional_given()))
+def test_optional_tensors_accept_none(cid, names, device):
+    """None for an optional tensor runs on the eager path and writes the
+    outputs still given (qk_rmsnorm without outputs: q and k, in place)."""
+    call = CALLS_BY_ID[cid](device)
+    call.kwargs.update(dict.fromkeys(names, None))
+    written = [w for w in call.writes if call.kwargs[w] is not None]
+    if call.public == "qk_rmsnorm" and not written:
+        written = ["q", "k"]
+    before = {k: call.kwargs[k].clone() for k in written}
+    result, events = _run_profiled(call)
+    assert _took_eager_path(call, events), sorted(events)
+    if not call.writes:  # returns a new output
+        assert result.shape == call.kwargs["input"].shape and bool(torch.isfinite(result).all())
+    for k in written:
+        assert not same_bits(before[k], call.kwargs[k]), f"'{k}' was not written"

@@ -13,19 +13,13 @@ from typing import Optional
 
 from torch import Tensor
 
-from .._backend import ops
-from .rmsnorm import _call, _empty_out
+from ._route import allocator, none_error, writer
 
-_layernorm = ops.layernorm.default
-_add_layernorm = ops.add_layernorm.default
-_layernorm_quant = ops.layernorm_quant.default
-_add_layernorm_quant = ops.add_layernorm_quant.default
-
-
-def _layer_norm_to_new(public, input, weight, bias, epsilon, x_bias) -> Tensor:
-    out = _empty_out(input, public)
-    _call(public, "layernorm", _layernorm, out, input, weight, bias, epsilon, x_bias)
-    return out
+_layer_norm = allocator("layer_norm", "layernorm")
+_layernorm2d_fwd = allocator("layernorm2d_fwd", "layernorm")
+_with_add = writer("layernorm2d_fwd_with_add", "add_layernorm")
+_smoothquant = writer("layernorm2d_fwd_with_smoothquant", "layernorm_quant")
+_add_smoothquant = writer("layernorm2d_fwd_with_add_smoothquant", "add_layernorm_quant")
 
 
 def layer_norm(
@@ -35,7 +29,7 @@ def layer_norm(
     epsilon: float = 1e-5,
     x_bias: Optional[Tensor] = None,
 ) -> Tensor:
-    return _layer_norm_to_new("layer_norm", input, weight, bias, epsilon, x_bias)
+    return _layer_norm(input, weight, bias, epsilon, x_bias)
 
 
 def layernorm2d_fwd(
@@ -45,7 +39,7 @@ def layernorm2d_fwd(
     epsilon: float = 1e-5,
     x_bias: Optional[Tensor] = None,
 ) -> Tensor:
-    return _layer_norm_to_new("layernorm2d_fwd", input, weight, bias, epsilon, x_bias)
+    return _layernorm2d_fwd(input, weight, bias, epsilon, x_bias)
 
 
 def layernorm2d_fwd_with_add(
@@ -59,8 +53,7 @@ def layernorm2d_fwd_with_add(
     x_bias: Optional[Tensor] = None,
 ) -> None:
     """residual_out = input [+ x_bias] + residual_in; out = layernorm(residual_out) * weight + bias."""
-    _call("layernorm2d_fwd_with_add", "add_layernorm", _add_layernorm, out, input, residual_in, residual_out,
-          weight, bias, epsilon, x_bias)
+    _with_add(out, input, residual_in, residual_out, weight, bias, epsilon, x_bias)
 
 
 def layernorm2d_fwd_with_smoothquant(
@@ -73,8 +66,9 @@ def layernorm2d_fwd_with_smoothquant(
     epsilon: float,
     x_bias: Optional[Tensor] = None,
 ) -> None:
-    _call("layernorm2d_fwd_with_smoothquant", "layernorm_quant", _layernorm_quant, out, input, yscale, weight,
-          bias, epsilon, xscale, x_bias)
+    if xscale is None:
+        raise none_error("layernorm2d_fwd_with_smoothquant", "xscale")
+    _smoothquant(out, input, yscale, weight, bias, epsilon, xscale, x_bias)
 
 
 def layernorm2d_fwd_with_add_smoothquant(
@@ -89,8 +83,9 @@ def layernorm2d_fwd_with_add_smoothquant(
     epsilon: float,
     x_bias: Optional[Tensor] = None,
 ) -> None:
-    _call("layernorm2d_fwd_with_add_smoothquant", "add_layernorm_quant", _add_layernorm_quant, out, input,
-          residual_in, residual_out, yscale, weight, bias, epsilon, xscale, x_bias)
+    if xscale is None:
+        raise none_error("layernorm2d_fwd_with_add_smoothquant", "xscale")
+    _add_smoothquant(out, input, residual_in, residual_out, yscale, weight, bias, epsilon, xscale, x_bias)
 
 
 __all__ = [

@@ -16,12 +16,11 @@ from typing import Optional, Tuple
 
 from torch import Tensor
 
-from .._backend import ops
-from .rmsnorm import _call
+from ._route import writer
 
-_qk_rmsnorm = ops.qk_rmsnorm.default
-_qk_rmsnorm_ = ops.qk_rmsnorm_.default
-_NAMES = {"input": "q", "out": "q_out", "weight": "q_weight"}
+_NAMES = {"input": "q", "out": "q_out", "weight": "q_weight"}  # the launcher's names for the Q job
+_out_of_place = writer("qk_rmsnorm", "qk_rmsnorm", _NAMES)
+_in_place = writer("qk_rmsnorm", "qk_rmsnorm_", _NAMES)
 
 
 def qk_rmsnorm(
@@ -36,10 +35,9 @@ def qk_rmsnorm(
     if (q_out is None) != (k_out is None):
         raise ValueError("aiter.qk_rmsnorm: pass both 'q_out' and 'k_out' (out of place) or neither (in place)")
     if q_out is None:
-        _call("qk_rmsnorm", "qk_rmsnorm", _qk_rmsnorm_, q, k, q_weight, k_weight, epsilon, arg_names=_NAMES)
+        _in_place(q, k, q_weight, k_weight, epsilon)
         return q, k
-    _call("qk_rmsnorm", "qk_rmsnorm", _qk_rmsnorm, q_out, q, q_weight, k_out, k, k_weight, epsilon,
-          arg_names=_NAMES)
+    _out_of_place(q_out, q, q_weight, k_out, k, k_weight, epsilon)
     return q_out, k_out
 
 

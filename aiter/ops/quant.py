@@ -15,11 +15,15 @@ from typing import Optional
 
 from torch import Tensor
 
-from .._backend import ops
-from .rmsnorm import _call
+from ._route import none_error, writer
 
-_rmsnorm_quant = ops.rmsnorm_quant.default
-_add_rmsnorm_quant = ops.add_rmsnorm_quant.default
+_SCALE = {"yscale": "scale"}  # upstream's HIP-module names call it scale
+_dynamicquant = writer("rmsnorm2d_fwd_with_dynamicquant", "rmsnorm_quant")
+_add_dynamicquant = writer("rmsnorm2d_fwd_with_add_dynamicquant", "add_rmsnorm_quant")
+_smoothquant = writer("rmsnorm2d_fwd_with_smoothquant", "rmsnorm_quant")
+_add_smoothquant = writer("rmsnorm2d_fwd_with_add_smoothquant", "add_rmsnorm_quant")
+_rmsnorm_quant = writer("rmsnorm_quant", "rmsnorm_quant", _SCALE)
+_add_rmsnorm_quant = writer("add_rmsnorm_quant", "add_rmsnorm_quant", _SCALE)
 
 
 def rmsnorm2d_fwd_with_dynamicquant(
@@ -32,8 +36,8 @@ def rmsnorm2d_fwd_with_dynamicquant(
     group_size: int = 0,
     shuffle_scale: bool = False,
 ) -> None:
-    _call("rmsnorm2d_fwd_with_dynamicquant", "rmsnorm_quant", _rmsnorm_quant, out, input, yscale, weight,
-          epsilon, None, None, int(group_size), bool(shuffle_scale), False, use_model_sensitive_rmsnorm)
+    _dynamicquant(out, input, yscale, weight, epsilon, None, None, group_size, shuffle_scale, False,
+                  use_model_sensitive_rmsnorm)
 
 
 def rmsnorm2d_fwd_with_add_dynamicquant(
@@ -49,9 +53,8 @@ def rmsnorm2d_fwd_with_add_dynamicquant(
     shuffle_scale: bool = False,
 ) -> None:
     """residual_out = input + residual_in; out, yscale = quant(rmsnorm(residual_out) * weight)."""
-    _call("rmsnorm2d_fwd_with_add_dynamicquant", "add_rmsnorm_quant", _add_rmsnorm_quant, out, input,
-          residual_in, residual_out, yscale, weight, epsilon, None, None, int(group_size), bool(shuffle_scale),
-          False, use_model_sensitive_rmsnorm)
+    _add_dynamicquant(out, input, residual_in, residual_out, yscale, weight, epsilon, None, None, group_size,
+                      shuffle_scale, False, use_model_sensitive_rmsnorm)
 
 
 def rmsnorm2d_fwd_with_smoothquant(
@@ -64,8 +67,9 @@ def rmsnorm2d_fwd_with_smoothquant(
     use_model_sensitive_rmsnorm: int = 0,
 ) -> None:
     """out, yscale = quant(rmsnorm(input) * weight * xscale), xscale float32 of length hidden."""
-    _call("rmsnorm2d_fwd_with_smoothquant", "rmsnorm_quant", _rmsnorm_quant, out, input, yscale, weight,
-          epsilon, xscale, None, 0, False, False, use_model_sensitive_rmsnorm)
+    if xscale is None:
+        raise none_error("rmsnorm2d_fwd_with_smoothquant", "xscale")
+    _smoothquant(out, input, yscale, weight, epsilon, xscale, None, 0, False, False, use_model_sensitive_rmsnorm)
 
 
 def rmsnorm2d_fwd_with_add_smoothquant(
@@ -82,9 +86,10 @@ def rmsnorm2d_fwd_with_add_smoothquant(
 ) -> None:
     """The fused add, then smooth quant; out_before_quant (input dtype) gets
     rmsnorm(residual_out) * weight * xscale before quantising."""
-    _call("rmsnorm2d_fwd_with_add_smoothquant", "add_rmsnorm_quant", _add_rmsnorm_quant, out, input,
-          residual_in, residual_out, yscale, weight, epsilon, xscale, out_before_quant, 0, False, False,
-          use_model_sensitive_rmsnorm)
+    if xscale is None:
+        raise none_error("rmsnorm2d_fwd_with_add_smoothquant", "xscale")
+    _add_smoothquant(out, input, residual_in, residual_out, yscale, weight, epsilon, xscale, out_before_quant, 0,
+                     False, False, use_model_sensitive_rmsnorm)
 
 
 def rmsnorm_quant(
@@ -98,8 +103,7 @@ def rmsnorm_quant(
     gemma_norm: bool = False,
 ) -> None:
     """Upstream's HIP-module name for dynamic quant (gemma_norm scales by 1 + weight)."""
-    _call("rmsnorm_quant", "rmsnorm_quant", _rmsnorm_quant, out, input, scale, weight, epsilon, None, None,
-          int(group_size), bool(shuffle_scale), bool(gemma_norm), 0, arg_names={"yscale": "scale"})
+    _rmsnorm_quant(out, input, scale, weight, epsilon, None, None, group_size, shuffle_scale, gemma_norm, 0)
 
 
 def add_rmsnorm_quant(
@@ -114,9 +118,8 @@ def add_rmsnorm_quant(
     shuffle_scale: bool = False,
     gemma_norm: bool = False,
 ) -> None:
-    _call("add_rmsnorm_quant", "add_rmsnorm_quant", _add_rmsnorm_quant, out, input, residual_in, residual_out,
-          scale, weight, epsilon, None, None, int(group_size), bool(shuffle_scale), bool(gemma_norm), 0,
-          arg_names={"yscale": "scale"})
+    _add_rmsnorm_quant(out, input, residual_in, residual_out, scale, weight, epsilon, None, None, group_size,
+                       shuffle_scale, gemma_norm, 0)
 
 
 __all__ = [
