@@ -435,11 +435,19 @@ def host_overhead(device: str, iters: int, eps: float) -> list:
     x = torch.randn(1, HEAD_DIM, dtype=torch.bfloat16, device=device)
     w = torch.ones(HEAD_DIM, dtype=torch.bfloat16, device=device)
     out = torch.empty_like(x)
+    q8, ys = torch.empty(1, HEAD_DIM, dtype=torch.int8, device=device), torch.empty(1, 1, device=device)
+    q, k = (torch.randn(1, h, HEAD_DIM, dtype=torch.bfloat16, device=device) for h in (32, 8))
     calls = [
         ("aiter.rms_norm", functools.partial(aiter.rms_norm, x, w, eps)),
         ("aiter.rms_norm_cu (into out)", functools.partial(aiter.rms_norm_cu, out, x, w, eps)),
         ("torch.ops.aiter.rmsnorm.default", functools.partial(torch.ops.aiter.rmsnorm.default,
                                                              out, x, w, eps, False, 0)),
+        ("aiter.rmsnorm2d_fwd_with_dynamicquant",
+         functools.partial(aiter.rmsnorm2d_fwd_with_dynamicquant, q8, x, ys, w, eps)),
+        ("torch.ops.aiter.rmsnorm_quant.default",
+         functools.partial(torch.ops.aiter.rmsnorm_quant.default, q8, x, ys, w, eps, None, None, 0, False, False, 0)),
+        ("aiter.qk_rmsnorm (in place)", functools.partial(aiter.qk_rmsnorm, q, k, w, w, eps)),
+        ("torch.ops.aiter.qk_rmsnorm_.default", functools.partial(torch.ops.aiter.qk_rmsnorm_.default, q, k, w, w, eps)),
         ("torch.empty", functools.partial(torch.empty, (1, HEAD_DIM), dtype=torch.bfloat16, device=device)),
         # One torch kernel launch through the dispatcher: the floor for any op.
         ("out.zero_() (reference launch)", out.zero_),
