@@ -19,8 +19,7 @@ struct TargetInfo {
   // of rows: a row's result (its reduction order) is the same in every batch
   // (tests/test_qk_rmsnorm.py checks the fused Q/K launch against separate
   // ones). Using more lanes for few-row launches was 1.3-2 us faster at
-  // T <= 32 but broke that; prefetching the weights of long rows with the
-  // row did not help decode and cost 4-8 points at T = 8192.
+  // T <= 32 but broke that.
   int short_row_chunks = 1;
   int long_row_chunks = 4;
   int short_row_threads = 256;  // block size for short rows
