@@ -117,6 +117,7 @@ py::dict simulate_launch_py(const at::Tensor& out, const at::Tensor& input, cons
   config["grid"] = r.config.grid;
   config["chunks_per_row"] = r.config.chunks_per_row;
   config["group_lanes"] = r.config.group_lanes;
+  config["split"] = r.config.split;
   py::dict d;
   d["config"] = config;
   d["input"] = counts_dict(r.input);

@@ -221,3 +221,24 @@ def test_qk_two_job_launch(target, d, T):
     assert torch.equal(sim["k"]["reads"], expected_counts(k))
     assert torch.equal(sim["out"]["writes"], expected_counts(oq))
     assert torch.equal(sim["k_out"]["writes"], expected_counts(ok))
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_decode_launch_splits_long_rows_in_the_batch_launch_order(target):
+    """With no more rows than SMs a long row gets one thread per vector
+    (split); with more rows, split chunks per thread over lanes / split lanes
+    (the order the split launch's sums follow). Both touch each element once."""
+    warp, sms, _ = TARGETS[target]
+    configs = {}
+    for n in (2, sms + 1):
+        x = view(dense, n, 4096)
+        out = torch.zeros_like(x)
+        sim = simulate(target, out, x, torch.zeros(4096, dtype=torch.bfloat16))
+        assert_clean(sim)
+        assert torch.equal(sim["input"]["reads"], expected_counts(x))
+        assert torch.equal(sim["out"]["writes"], expected_counts(out))
+        configs[n] = sim["config"]
+    few, many = configs[2], configs[sms + 1]
+    assert many["split"] == 1 and many["chunks"] > 1
+    assert few["split"] == many["chunks"] and few["chunks"] == 1
+    assert few["lanes"] == many["lanes"] * many["chunks"] == few["threads"]

@@ -15,11 +15,10 @@ struct TargetInfo {
   // (1; 2 was equal, 1 is better at decode) and for long rows (4; 2 and 8
   // were 4-15 points of copy bandwidth slower). A non-persistent grid
   // (grid_waves 0) was 3-8 points slower on the QK and row-strided cases.
-  // The launch shape depends on hidden and the layout, never on the number
-  // of rows: a row's result (its reduction order) is the same in every batch
-  // (tests/test_qk_rmsnorm.py checks the fused Q/K launch against separate
-  // ones). Using more lanes for few-row launches was 1.3-2 us faster at
-  // T <= 32 but broke that.
+  // A row's result (its reduction order) depends on hidden and the layout,
+  // never on the number of rows, so it is the same in every batch
+  // (tests/test_batch_invariance.py). Few-row launches of long rows spread
+  // each row over more threads (LaunchConfig::split) but keep that order.
   int short_row_chunks = 1;
   int long_row_chunks = 4;
   int short_row_threads = 256;  // block size for short rows
@@ -59,6 +58,11 @@ struct LaunchConfig {
   int64_t chunks_per_row;  // hidden / vec
   int grid_waves;          // TargetInfo::grid_waves
   int group_lanes;         // per-group quant: lanes sharing one scale (group_size / vec); else 0
+  // Decode launches of long rows: > 1 spreads each row over `split` times
+  // the lanes (one vector each) while its sums add up in the order of the
+  // launch without the split: lanes / split lanes, each summing its `split`
+  // chunks in turn. Same result bits, a shorter per-thread chain. 1: off.
+  int split;
 };
 
 inline bool aligned_to(const void* p, int64_t bytes) {
@@ -143,6 +147,7 @@ inline void set_grid(LaunchConfig* c, int64_t rows, int sm_count, int64_t blocks
 inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p) {
   LaunchConfig c;
   c.grid_waves = target.grid_waves;
+  c.split = 1;
   c.vec = pick_vector_width(p);
   c.chunks_per_row = p.hidden / c.vec;
   const int64_t vec_bytes = c.vec * dtype_size(p.dtype);
@@ -163,6 +168,14 @@ inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p)
     c.lanes = static_cast<int>(lanes);
     c.chunks = round_up_cached_chunks(ceil_div(c.chunks_per_row, c.lanes), vec_bytes, p.variant);
     if (c.lanes > max_block_threads(static_cast<int>(c.chunks * vec_bytes), p.variant)) c.chunks = 0;
+    // No more rows than SMs (decode): every row has an SM to itself, so give
+    // each vector its own thread where the block allows (split, above).
+    if (p.rows <= target.sm_count && c.chunks > 1 &&
+        c.lanes * c.chunks <= max_block_threads(static_cast<int>(vec_bytes), p.variant)) {
+      c.split = c.chunks;
+      c.lanes *= c.chunks;
+      c.chunks = 1;
+    }
     c.threads = c.lanes;
   }
   c.rows_per_block = c.threads / c.lanes;

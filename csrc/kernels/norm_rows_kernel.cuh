@@ -39,20 +39,40 @@ __device__ __forceinline__ float group_reduce(float v, int width, Op op) {
   return v;
 }
 
-// Reduction over the whole block (one row per block). `parity` alternates the
+// Reduction over the first `lanes` threads of the block (one row per block;
+// every thread calls it and gets the result). `parity` alternates the
 // scratch buffer so one barrier per reduction suffices.
 template <typename Op>
 __device__ __forceinline__ float block_reduce(float v, float (*scratch)[AITER_MAX_BLOCK_THREADS / AITER_DEVICE_WARP],
-                                              int& parity, Op op) {
+                                              int& parity, int lanes, Op op) {
   v = group_reduce(v, AITER_DEVICE_WARP, op);
   const int warp_id = threadIdx.x / AITER_DEVICE_WARP;
   if (threadIdx.x % AITER_DEVICE_WARP == 0) scratch[parity][warp_id] = v;
   __syncthreads();
   float total = scratch[parity][0];
-  const int warps = blockDim.x / AITER_DEVICE_WARP;
+  const int warps = lanes / AITER_DEVICE_WARP;
   for (int i = 1; i < warps; ++i) total = op(total, scratch[parity][i]);
   parity ^= 1;
   return total;
+}
+
+// A split launch's (LaunchConfig::split) per-thread partial sums, gathered
+// as the launch without the split adds them: lane t of lanes / split sums
+// the partials of its chunks t, t + lanes / split, ... in turn. The caller's
+// next block_reduce (over the first lanes / split threads) orders every
+// thread's reads here before the buffer is written again.
+__device__ __forceinline__ float split_partials(float v, float* buffer, const LaunchConfig& c) {
+  buffer[threadIdx.x] = v;
+  __syncthreads();
+  const int logical = c.lanes / c.split;
+  float s = 0.f;
+  if (static_cast<int>(threadIdx.x) < logical) {
+    for (int k = 0; k < c.split; ++k) {
+      const int chunk = static_cast<int>(threadIdx.x) + k * logical;
+      if (chunk_in_row(c, chunk)) s += buffer[chunk];
+    }
+  }
+  return s;
 }
 
 // Row data is read once, through the read-only path. Re-reads of values this kernel
@@ -304,7 +324,15 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
   const int t = threadIdx.x;
   const bool whole_block = c.lanes > AITER_DEVICE_WARP;
   auto row_reduce = [&](float v, auto op) {
-    return whole_block ? block_reduce(v, scratch, parity, op) : group_reduce(v, c.lanes, op);
+    return whole_block ? block_reduce(v, scratch, parity, c.lanes, op) : group_reduce(v, c.lanes, op);
+  };
+  // Sums keep the unsplit launch's order (a max does not depend on order).
+  // Only the one-vector kernels run split launches.
+  __shared__ float split_buffer[CACHED == 1 ? AITER_MAX_BLOCK_THREADS : 1];
+  auto row_sum = [&](float v) {
+    if (CACHED == 1 && c.split > 1)
+      return block_reduce(split_partials(v, split_buffer, c), scratch, parity, c.lanes / c.split, SumOp());
+    return row_reduce(v, SumOp());
   };
   // Chunk slots this thread walks: the register cache (unrolled), or enough
   // to cover a streamed row. Uniform across the block.
@@ -373,7 +401,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
         s += first_moment<T, VEC, kLayer>(v);
       }
     }
-    s = row_reduce(s, SumOp());
+    s = row_sum(s);
     float mean = 0.f;
     if constexpr (kLayer) {
       // Pass 2 (LayerNorm): squared deviations from the mean, so the variance
@@ -385,7 +413,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
         const int64_t chunk = chunk_of(c, t, k);
         if (active && chunk_in_row(c, chunk)) s += squared_deviations<T, VEC>(AITER_ROW_CHUNK(k, chunk), mean);
       }
-      s = row_reduce(s, SumOp());
+      s = row_sum(s);
     }
     const float inv = inv_rms(s, p.hidden, p.epsilon);
 

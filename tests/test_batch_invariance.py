@@ -1,0 +1,81 @@
+"""A row's result does not depend on how many rows share the launch: the
+first rows of a big batch (many rows per SM) are bitwise equal to the same
+rows normalised alone (decode launches, which spread long rows over more
+threads: LaunchConfig::split). Covers every reduction the kernels run: the
+sum of squares, LayerNorm's mean and variance, the quant row max and group
+max, with and without the fused residual add."""
+import pytest
+import torch
+
+import aiter
+
+EPS = 1e-6
+# Long rows (the split applies) at 16-byte and scalar vector widths; 769 and
+# 1000 leave the last lanes' chunks partly outside the row.
+HIDDEN = [769, 1000, 2048, 4096]
+DTYPES = [torch.bfloat16, torch.float32]
+
+
+def many_rows(device):
+    sms = torch.cuda.get_device_properties(device).multi_processor_count if device == "cuda" else 132
+    return 2 * sms + 3
+
+
+def operands(device, dtype, hidden, rows):
+    gen = torch.Generator().manual_seed(hidden * 7 + rows)
+    x = (3 * torch.randn(rows, hidden, generator=gen) + 0.5).to(dtype).to(device)
+    r = torch.randn(rows, hidden, generator=gen).to(dtype).to(device)
+    w = (1 + 0.2 * torch.randn(hidden, generator=gen)).to(dtype).to(device)
+    b = (0.1 * torch.randn(hidden, generator=gen)).to(dtype).to(device)
+    return x, r, w, b
+
+
+def rms(x, r, w, b):
+    return (aiter.rms_norm(x, w, EPS),)
+
+
+def add_rms(x, r, w, b):
+    out, r_out = torch.empty_like(x), torch.empty_like(x)
+    aiter.rmsnorm2d_fwd_with_add(out, x, r, r_out, w, EPS)
+    return out, r_out
+
+
+def layer(x, r, w, b):
+    return (aiter.layernorm2d_fwd(x, w, b, 1e-5),)
+
+
+def add_layer(x, r, w, b):
+    out, r_out = torch.empty_like(x), torch.empty_like(x)
+    aiter.layernorm2d_fwd_with_add(out, x, r, r_out, w, b, 1e-5)
+    return out, r_out
+
+
+def dyn_quant_int8(x, r, w, b):
+    out = torch.empty(x.shape, dtype=torch.int8, device=x.device)
+    ys = torch.empty(x.shape[0], 1, device=x.device)
+    aiter.rmsnorm2d_fwd_with_dynamicquant(out, x, ys, w, EPS)
+    return out, ys
+
+
+def group_quant_fp8(x, r, w, b):
+    if x.shape[-1] % 128:
+        pytest.skip("group_size 128 needs hidden % 128 == 0")
+    out = torch.empty(x.shape, dtype=torch.float8_e4m3fn, device=x.device)
+    ys = torch.empty(x.shape[0], x.shape[-1] // 128, device=x.device)
+    aiter.rmsnorm2d_fwd_with_dynamicquant(out, x, ys, w, EPS, 0, 128)
+    return out.view(torch.uint8), ys
+
+
+@pytest.mark.parametrize("op", [rms, add_rms, layer, add_layer, dyn_quant_int8, group_quant_fp8],
+                         ids=lambda f: f.__name__)
+@pytest.mark.parametrize("hidden", HIDDEN)
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("few", [1, 5])
+def test_row_result_independent_of_batch_size(device, op, hidden, dtype, few):
+    x, r, w, b = operands(device, dtype, hidden, many_rows(device))
+    batch = op(x, r, w, b)
+    alone = op(x[:few].clone(), r[:few].clone(), w, b)
+    for got, want in zip(alone, batch):
+        assert torch.equal(got, want[:few]), (
+            f"{op.__name__}: rows 0..{few - 1} differ between a {few}-row launch and a "
+            f"{x.shape[0]}-row launch (hidden {hidden}, {dtype})")
