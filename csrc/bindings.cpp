@@ -118,6 +118,7 @@ py::dict simulate_launch_py(const at::Tensor& out, const at::Tensor& input, cons
   config["chunks_per_row"] = r.config.chunks_per_row;
   config["group_lanes"] = r.config.group_lanes;
   config["split"] = r.config.split;
+  config["row_batch"] = r.config.row_batch;
   py::dict d;
   d["config"] = config;
   d["input"] = counts_dict(r.input);

@@ -242,3 +242,21 @@ def test_decode_launch_splits_long_rows_in_the_batch_launch_order(target):
     assert many["split"] == 1 and many["chunks"] > 1
     assert few["split"] == many["chunks"] and few["chunks"] == 1
     assert few["lanes"] == many["lanes"] * many["chunks"] == few["threads"]
+
+
+@pytest.mark.parametrize("warp", [32, 64])
+@pytest.mark.parametrize("layout", list(ZERO_COPY_LAYOUTS))
+def test_batched_short_rows_touch_each_element_once(warp, layout):
+    """Multi-wave launches of short rows take row groups in batches
+    (LaunchConfig::row_batch; one SM here so a few hundred rows suffice):
+    every element is still read and written exactly once."""
+    n, hidden = 257, 128
+    x = view(ZERO_COPY_LAYOUTS[layout], n, hidden)
+    out = view(OUTPUT_LAYOUT_FOR[layout], n, hidden)
+    sim = _C.simulate_launch(out, x, torch.zeros(hidden, dtype=x.dtype), None, None, warp_size=warp,
+                             sm_count=1, max_threads_per_sm=256, blocks_per_sm=0)
+    assert_clean(sim)
+    if sim["config"]["vec"] > 1:
+        assert sim["config"]["row_batch"] > 1
+    assert torch.equal(sim["input"]["reads"], expected_counts(x))
+    assert torch.equal(sim["out"]["writes"], expected_counts(out))

@@ -104,8 +104,11 @@ SimulationResult simulate_launch(const NormCall& call, const TargetInfo& target,
   // The kernel's loop nest (norm_rows_kernel), access by access.
   for (int64_t block = 0; block < c.grid; ++block) {
     for (int t = 0; t < c.threads; ++t) {
-      for (int64_t group = block; row_group_in_range(c, group, p.rows); group += c.grid) {
-        const int64_t row = row_of(c, group, t);
+      // Row groups block, block + grid, ... taken row_batch per pass
+      // (short_rows_batched; one per pass otherwise).
+      for (int64_t pass = block; row_group_in_range(c, pass, p.rows); pass += c.grid * c.row_batch)
+      for (int b = 0; b < c.row_batch; ++b) {
+        const int64_t row = row_of(c, pass + b * c.grid, t);
         if (row >= p.rows) continue;  // inactive: joins reductions only
         const bool job_b = row >= p.split_row;
         const int64_t jrow = job_b ? row - p.split_row : row;

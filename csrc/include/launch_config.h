@@ -22,6 +22,7 @@ struct TargetInfo {
   int short_row_chunks = 1;
   int long_row_chunks = 4;
   int short_row_threads = 256;  // block size for short rows
+  int batch_rows = 1;           // 0: never batch short row groups (row_batch 1)
   // Blocks launched per resident block slot: 1 is a persistent grid (blocks
   // loop over row groups); 0 launches one block per row group.
   int grid_waves = 1;
@@ -63,7 +64,14 @@ struct LaunchConfig {
   // launch without the split: lanes / split lanes, each summing its `split`
   // chunks in turn. Same result bits, a shorter per-thread chain. 1: off.
   int split;
+  // Short rows of plain RMSNorm in multi-wave launches: row
+  // groups each block takes per pass (loads of all of them before any
+  // reduction; every row reduced as with 1). 1: one group per pass.
+  int row_batch;
 };
+
+// Row groups per pass (LaunchConfig::row_batch) where a launch has enough.
+constexpr int kRowBatch = 2;
 
 inline bool aligned_to(const void* p, int64_t bytes) {
   return reinterpret_cast<uintptr_t>(p) % static_cast<uintptr_t>(bytes) == 0;
@@ -148,6 +156,7 @@ inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p)
   LaunchConfig c;
   c.grid_waves = target.grid_waves;
   c.split = 1;
+  c.row_batch = 1;
   c.vec = pick_vector_width(p);
   c.chunks_per_row = p.hidden / c.vec;
   const int64_t vec_bytes = c.vec * dtype_size(p.dtype);
@@ -183,6 +192,14 @@ inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p)
                       ? static_cast<int>(p.group_size / c.vec)
                       : 0;
   const int64_t blocks_per_sm = target.max_threads_per_sm / c.threads;
+  // Short rows carry a loop and reduction per 16-byte chunk: with plenty of
+  // row groups, batch them (same per-row arithmetic, so batch-invariant).
+  // Plain RMSNorm only: the fused add's extra pointers spilled (64
+  // registers under the 1024-thread bound of one-vector kernels), as did
+  // batches of 3 and 4.
+  if (target.batch_rows && p.variant == NormVariant::kRms && c.chunks == 1 && c.lanes <= warp &&
+      ceil_div(p.rows, c.rows_per_block) >= int64_t{kRowBatch} * target.sm_count * blocks_per_sm)
+    c.row_batch = kRowBatch;
   set_grid(&c, p.rows, target.sm_count, blocks_per_sm);
   return c;
 }

@@ -313,12 +313,58 @@ __device__ __forceinline__ void store_quantized(const RowPointers<T>& r, int64_t
   store_vec<uint8_t, VEC>(static_cast<uint8_t*>(r.out), chunk * VEC, encode_chunk<Q, VEC>(y, inv_scale));
 }
 
+// Short rows (one vector per thread) of plain RMSNorm, kBatch
+// row groups per pass: all their loads go out before the first shuffle
+// reduction, and the loop's per-row overhead is shared. Each row is reduced
+// exactly as in the kernel's one-group loop (same lanes, same order).
+template <typename T, int VEC, NormVariant VARIANT, int kBatch>
+__device__ __forceinline__ void short_rows_batched(const NormParams& p, const LaunchConfig& c) {
+  const int t = threadIdx.x;
+  const int64_t chunk = chunk_of(c, t, 0);
+  const bool in_row = chunk_in_row(c, chunk);
+  Vec<T, VEC> w;
+  if (in_row) w = load_param<T, VEC, false>(p.weight, p.weight_stride, chunk, 1.f);
+  for (int64_t first = blockIdx.x; row_group_in_range(c, first, p.rows); first += c.grid * kBatch) {
+    RowPointers<T> ptrs[kBatch];
+    Vec<T, VEC> x[kBatch];
+    float s[kBatch];
+    bool here[kBatch];
+#pragma unroll
+    for (int b = 0; b < kBatch; ++b) {
+      const int64_t row = row_of(c, first + b * c.grid, t);
+      here[b] = row < p.rows && in_row;
+      ptrs[b] = row_pointers<T, VARIANT>(p, row < p.rows ? row : 0);
+      s[b] = 0.f;
+      if (here[b]) {
+        x[b] = load_row_chunk<T, VEC, VARIANT, true>(p, ptrs[b], chunk);
+        s[b] += first_moment<T, VEC, false>(x[b]);
+      }
+    }
+#pragma unroll
+    for (int b = 0; b < kBatch; ++b) s[b] = group_reduce(s[b], c.lanes, SumOp());
+#pragma unroll
+    for (int b = 0; b < kBatch; ++b) {
+      if (here[b]) {
+        float y[VEC];
+        normed_chunk<T, VEC, VARIANT>(p, ptrs[b], chunk, x[b], w, 0.f, inv_rms(s[b], p.hidden, p.epsilon), y);
+        store_normed<T, VEC>(ptrs[b], chunk, y);
+      }
+    }
+  }
+}
+
 template <typename T, int VEC, int CACHED, NormVariant VARIANT>
 __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VARIANT))
     norm_rows_kernel(const NormParams p, const LaunchConfig c) {
   constexpr bool kLayer = variant_centers(VARIANT);
   constexpr bool kQuant = variant_quantizes(VARIANT);
   constexpr QuantType kFormat = variant_quant_type(VARIANT);
+  if constexpr (CACHED == 1 && VARIANT == NormVariant::kRms) {
+    if (c.row_batch == kRowBatch) {
+      short_rows_batched<T, VEC, VARIANT, kRowBatch>(p, c);
+      return;
+    }
+  }
   __shared__ float scratch[2][AITER_MAX_BLOCK_THREADS / AITER_DEVICE_WARP];
   int parity = 0;
   const int t = threadIdx.x;
