@@ -119,6 +119,7 @@ py::dict simulate_launch_py(const at::Tensor& out, const at::Tensor& input, cons
   config["group_lanes"] = r.config.group_lanes;
   config["split"] = r.config.split;
   config["row_batch"] = r.config.row_batch;
+  config["prefetch_weights"] = r.config.prefetch_weights;
   py::dict d;
   d["config"] = config;
   d["input"] = counts_dict(r.input);

@@ -242,6 +242,9 @@ def test_decode_launch_splits_long_rows_in_the_batch_launch_order(target):
     assert many["split"] == 1 and many["chunks"] > 1
     assert few["split"] == many["chunks"] and few["chunks"] == 1
     assert few["lanes"] == many["lanes"] * many["chunks"] == few["threads"]
+    # Weight prefetch (long rows whose weights stay out of registers) is for
+    # decode launches only.
+    assert few["prefetch_weights"] == 1 and many["prefetch_weights"] == 0
 
 
 @pytest.mark.parametrize("warp", [32, 64])

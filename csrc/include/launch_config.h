@@ -68,6 +68,9 @@ struct LaunchConfig {
   // groups each block takes per pass (loads of all of them before any
   // reduction; every row reduced as with 1). 1: one group per pass.
   int row_batch;
+  // Decode launches (no more rows than SMs) of long rows that keep their
+  // weights out of registers: fetch them into L1 with the row (kernel).
+  int prefetch_weights;
 };
 
 // Row groups per pass (LaunchConfig::row_batch) where a launch has enough.
@@ -157,6 +160,7 @@ inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p)
   c.grid_waves = target.grid_waves;
   c.split = 1;
   c.row_batch = 1;
+  c.prefetch_weights = p.rows <= target.sm_count ? 1 : 0;
   c.vec = pick_vector_width(p);
   c.chunks_per_row = p.hidden / c.vec;
   const int64_t vec_bytes = c.vec * dtype_size(p.dtype);
