@@ -23,15 +23,17 @@ namespace {
 
 at::Tensor opt(const c10::optional<at::Tensor>& t) { return t.has_value() ? *t : at::Tensor(); }
 
-// The host-side conversions of quant_convert.h, for the exhaustive tests
-// against torch's casts: float32 in, the encoded bytes out (uint8).
+// The encoders, for the exhaustive tests against torch's casts: float32 in,
+// the encoded bytes out (uint8). CPU tensors: quant_convert.h; GPU tensors:
+// the kernels' encoders (hardware conversions where they have them).
 at::Tensor quantize_bytes_py(const at::Tensor& x, const std::string& kind) {
-  TORCH_CHECK_VALUE(x.scalar_type() == at::kFloat && x.is_cpu(), "quantize_bytes: a float32 CPU tensor");
+  TORCH_CHECK_VALUE(x.scalar_type() == at::kFloat, "quantize_bytes: a float32 tensor");
   const QuantType q = kind == "int8" ? QuantType::kInt8
                       : kind == "e4m3fn" ? QuantType::kFp8E4M3Fn
                       : kind == "e4m3fnuz" ? QuantType::kFp8E4M3Fnuz
                       : QuantType::kNone;
   TORCH_CHECK_VALUE(q != QuantType::kNone, aiter::message("quantize_bytes: unknown kind ", kind));
+  if (!x.is_cpu()) return quantize_bytes_gpu(x, q);
   const at::Tensor src = x.contiguous();
   at::Tensor out = at::empty(src.sizes(), src.options().dtype(at::kByte));
   const float* in = src.data_ptr<float>();
@@ -71,6 +73,9 @@ RowLayout layout_from(const std::vector<int64_t>& sizes, const std::vector<int64
 
 int64_t row_offset_py(const std::vector<int64_t>& sizes, const std::vector<int64_t>& strides,
                       int64_t row) {
+  int64_t rows = 1;
+  for (const int64_t s : sizes) rows *= s;
+  TORCH_CHECK_VALUE(row >= 0 && row < rows, aiter::message("row_offset: row ", row, " is outside [0, ", rows, ")"));
   return row_offset(layout_from(sizes, strides), row);
 }
 

@@ -1,5 +1,7 @@
-"""csrc/include/quant_convert.h (the kernels' and the CPU backend's float ->
-int8 / fp8 e4m3fn / fp8 e4m3fnuz encoders) against torch's own casts.
+"""The float -> int8 / fp8 e4m3fn / fp8 e4m3fnuz encoders against torch's own
+casts: csrc/include/quant_convert.h (the CPU backend's) on the CPU, and on
+the GPU the kernels' own (encode_values: a PTX conversion for int8, the
+hardware pair conversion for e4m3fn on sm_89+, quant_convert.h otherwise).
 
 Every float32 bit pattern's upper 16 bits (sign, exponent, 7 mantissa bits:
 every binade and every rounding position the formats use) is combined with
@@ -32,9 +34,9 @@ def torch_reference(x, dtype):
     return ref.view(torch.uint8)
 
 
-def check(x, kind):
+def check(x, kind, device="cpu"):
     dtype = KINDS[kind]
-    ours = _C.quantize_bytes(x, kind)
+    ours = _C.quantize_bytes(x.to(device), kind).cpu()
     ref = torch_reference(x, dtype)
     bad = ours != ref
     assert not bool(bad.any()), (
@@ -44,14 +46,14 @@ def check(x, kind):
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-def test_every_upper_half_with_rounding_low_halves(kind):
+def test_every_upper_half_with_rounding_low_halves(kind, device):
     hi = torch.arange(65536, dtype=torch.int64) << 16
     x = as_float(torch.cat([hi | lo for lo in LOW_HALVES]))
-    check(x, kind)
+    check(x, kind, device)
 
 
 @pytest.mark.parametrize("kind", ["e4m3fn", "e4m3fnuz"])
-def test_every_code_and_every_midpoint(kind):
+def test_every_code_and_every_midpoint(kind, device):
     """Each representable value, its neighbours' midpoints (ties to even) and
     one float32 ulp either side of each midpoint."""
     dtype = KINDS[kind]
@@ -60,23 +62,25 @@ def test_every_code_and_every_midpoint(kind):
     mids = (values[1:] + values[:-1]) / 2
     x = torch.cat([values, mids, torch.nextafter(mids, torch.full_like(mids, float("inf"))),
                    torch.nextafter(mids, torch.full_like(mids, -float("inf"))),
-                   torch.tensor([0.0, -0.0, float("inf"), -float("inf"), float("nan"), 1e30, -1e30])])
-    check(x, kind)
+                   torch.tensor([0.0, -0.0, float("inf"), -float("inf"), float("nan"), -float("nan"),
+                                 1e30, -1e30])])
+    check(x, kind, device)
     # Saturation: beyond the largest finite value, the largest finite value.
     big = torch.tensor([QMAX[dtype] * 1.01, 1e9, float("inf")])
-    assert torch.equal(_C.quantize_bytes(big, kind).view(dtype).float(), torch.full((3,), QMAX[dtype]))
-    assert torch.equal(_C.quantize_bytes(-big, kind).view(dtype).float(), torch.full((3,), -QMAX[dtype]))
+    for sign in (1, -1):
+        got = _C.quantize_bytes((sign * big).to(device), kind).cpu()
+        assert torch.equal(got.view(dtype).float(), torch.full((3,), sign * QMAX[dtype]))
 
 
-def test_int8_ties_round_to_even_and_saturate():
+def test_int8_ties_round_to_even_and_saturate(device):
     x = torch.tensor([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 126.5, 127.5, 200.0, -128.5, -300.0, float("nan")])
-    got = _C.quantize_bytes(x, "int8").view(torch.int8).tolist()
+    got = _C.quantize_bytes(x.to(device), "int8").cpu().view(torch.int8).tolist()
     assert got == [0, 2, 2, 0, -2, -2, 126, 127, 127, -128, -128, 0]
 
 
 @pytest.mark.skipif(os.environ.get("AITER_EXHAUSTIVE_QUANT") != "1", reason="set AITER_EXHAUSTIVE_QUANT=1")
 @pytest.mark.parametrize("kind", list(KINDS))
-def test_all_float32_bit_patterns(kind):
+def test_all_float32_bit_patterns(kind, device):
     step = 1 << 24
     for start in range(0, 1 << 32, step):
-        check(as_float(torch.arange(start, start + step, dtype=torch.int64)), kind)
+        check(as_float(torch.arange(start, start + step, dtype=torch.int64)), kind, device)

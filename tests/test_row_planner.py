@@ -68,3 +68,47 @@ def test_offsets_are_64_bit():
     row = 2 * 2**20 + 5
     assert layout.row_offset(sizes, strides, row) == 2 * 2**33 + 5 * 2**12
     assert layout.row_offset((2**40,), (3,), 2**35) == 3 * 2**35
+
+
+# The inner of two row dims is divided by a multiply-high magic number
+# (row_layout.h, divide_by) while the row index fits in 31 bits: awkward
+# divisors, rows at the edges of each quotient and at the 31-bit limit, and
+# the 64-bit path just beyond it, against Python's integer arithmetic.
+DIVISORS = [1, 2, 3, 5, 7, 12, 100, 641, 6700417 % 2**16, 2**16 + 1, 2**30 - 1, 2**30, 2**30 + 1, 2**31 - 1,
+            2**31, 2**31 + 3]
+
+
+@pytest.mark.parametrize("d", DIVISORS)
+def test_row_offsets_divide_exactly(d):
+    gen = torch.Generator().manual_seed(d)
+    outer = 2**40 // d + 1
+    sizes, strides = (outer, d), (7 * d + 3, 7)  # not collapsible: two row dims
+    limit = 2**31 - 1
+    rows = {0, 1, d - 1, d, d + 1, limit, limit - 1, limit + 1, limit + d, 2**33 + 5}
+    for k in (1, 2, 3, limit // d - 1, limit // d, limit // d + 1):
+        rows.update({k * d - 1, k * d, k * d + 1})
+    rows.update(torch.randint(0, limit, (200,), generator=gen).tolist())
+    for row in sorted(r for r in rows if 0 <= r < outer * d):
+        want = (row // d) * strides[0] + (row % d) * strides[1]
+        assert layout.row_offset(sizes, strides, row) == want, (d, row)
+
+
+def test_three_and_four_row_dims_divide_exactly():
+    """The general path (a divide per dim) on awkward sizes."""
+    gen = torch.Generator().manual_seed(0)
+    for sizes in [(5, 3, 7), (2, 641, 3, 1000), (9, 11, 13, 17), (2**20, 3, 2**9 + 1)]:
+        strides = tuple(10**i + 1 for i in range(len(sizes) - 1, -1, -1))
+        total = 1
+        for s in sizes:
+            total *= s
+        for row in set(torch.randint(0, total, (300,), generator=gen).tolist()) | {0, total - 1}:
+            rest, want = row, 0
+            for size, stride in zip(reversed(sizes), reversed(strides)):
+                want += (rest % size) * stride
+                rest //= size
+            assert layout.row_offset(sizes, strides, row) == want, (sizes, row)
+
+
+def test_row_offset_refuses_rows_outside_the_layout():
+    with pytest.raises(ValueError, match="outside"):
+        layout.row_offset((3, 5), (100, 7), 15)

@@ -44,11 +44,15 @@ DTYPES = {"float": ("f32", 4), "__half": ("f16", 2), "__hip_bfloat16": ("bf16", 
 # sits in bits 4-5 (QuantType: 1 int8, 2 e4m3fn, 3 e4m3fnuz).
 BASE_VARIANTS = {0: "rms", 1: "add_rms", 2: "rms_quant", 3: "add_rms_quant", 4: "layer", 5: "add_layer",
                  6: "layer_quant", 7: "add_layer_quant", 8: "qk_rms"}
+# RMSNorm quant (no bit 2) also has per-group-scale kernels: bit 6.
 FORMATS = {1: "i8", 2: "fp8", 3: "fp8fnuz"}
+GROUP_SCALES = 0x40
 VARIANTS = {}
 for _v, _name in BASE_VARIANTS.items():
     if _v & 2:
         VARIANTS.update({_v | (q << 4): f"{_name}_{fmt}" for q, fmt in FORMATS.items()})
+        if not _v & 4:
+            VARIANTS.update({_v | GROUP_SCALES | (q << 4): f"{_name}_group_{fmt}" for q, fmt in FORMATS.items()})
     else:
         VARIANTS[_v] = _name
 
@@ -169,6 +173,11 @@ NORM_KERNEL = re.compile(
     r"\(aiter::NormVariant\)(?P<variant>\d+)>\(")
 
 
+# The one other kernel family the sources define: the encoders behind
+# _C.quantize_bytes (csrc/kernels/quant_encode.cu), one per output format.
+ENCODE_KERNEL = re.compile(r"encode_kernel<\(aiter::QuantType\)(\d)>")
+
+
 def kernel_key(demangled):
     m = NORM_KERNEL.search(demangled)
     if not m:
@@ -243,12 +252,16 @@ def main(argv=None):
             failures.append(f"{arch}: no code object for this target")
     for arch in sorted(by_target):
         seen = collections.Counter()
+        encoders = set()
         rows = []
         for path, k in by_target[arch]:
             name = k.get("name", "?")
             key = kernel_key(pretty.get(name, name))
             label = short_name(key) if key else pretty.get(name, name)
-            if key is None:
+            encoder = ENCODE_KERNEL.search(pretty.get(name, name)) if key is None else None
+            if encoder:
+                encoders.add(int(encoder.group(1)))
+            elif key is None:
                 failures.append(f"{arch}: kernel not recognised: {pretty.get(name, name)}")
             else:
                 seen[key] += 1
@@ -269,6 +282,8 @@ def main(argv=None):
                                           as_int(k, "group_segment_fixed_size"), scratch, wv, ws)))
         rows.sort(key=lambda r: sort_key(r[0]) if len(r[0]) == 4 else (99, 0, 0, 0))
         print_table(arch, [r for _, r in rows])
+        for q in sorted(set(FORMATS) - encoders):
+            failures.append(f"{arch}: missing kernel: encode_kernel for {FORMATS[q]}")
         for key in sorted(expected - set(seen), key=sort_key):
             failures.append(f"{arch}: missing kernel: {short_name(key)}")
         for key in sorted(set(seen) - expected, key=sort_key):

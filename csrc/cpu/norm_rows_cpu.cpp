@@ -70,12 +70,17 @@ void norm_rows_typed(const NormParams& p) {
         }
       }
       const float inv = inv_rms(static_cast<float>(sd), p.hidden, p.epsilon);
+      // The kernels' per-row quant max where it folds into their first pass.
+      const bool fold_max = kQuant && max_folds_into_first_pass(p);
+      float prenorm_max = 0.f;
       for (int64_t i = 0; i < p.hidden; ++i) {
         const float w = param<T>(job.weight, job.weight_stride, i, 1.f);
+        const float xscale = kQuant && p.xscale != nullptr ? p.xscale[i * p.xscale_stride] : 1.f;
         float y = kLayer ? layer_element(xs[i], mean, inv, w, param<T>(p.bias, p.bias_stride, i, 0.f))
                          : scale_element(xs[i], inv, w, p.gemma, p.model_sensitive, RoundTo<T>());
-        if (kQuant && p.xscale != nullptr) y *= p.xscale[i * p.xscale_stride];
+        if (kQuant && p.xscale != nullptr) y *= xscale;
         ys[i] = y;
+        if (fold_max) prenorm_max = abs_max(prenorm_max, prenorm_element(xs[i], w, p.gemma) * xscale);
       }
       if constexpr (!kQuant) {
         T* out = static_cast<T*>(job.out) + job.out_offset;
@@ -88,7 +93,7 @@ void norm_rows_typed(const NormParams& p) {
         for (int64_t g0 = 0; g0 < p.hidden; g0 += group) {
           float amax = 0.f;
           for (int64_t i = g0; i < g0 + group; ++i) amax = abs_max(amax, ys[i]);
-          const float scale = dynamic_scale(amax, p.qmax);
+          const float scale = fold_max ? folded_row_scale(prenorm_max, inv, p.qmax) : dynamic_scale(amax, p.qmax);
           const float inv_scale = inverse_scale(scale);
           yscale[(g0 / group) * p.yscale_group_stride] = scale;
           for (int64_t i = g0; i < g0 + group; ++i) {

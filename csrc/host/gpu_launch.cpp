@@ -60,12 +60,31 @@ void launch_row_norm_gpu(const NormParams& p, const at::Tensor& like, const char
   TORCH_CHECK(rc == 0, aiter::message("aiter: no kernel built for vec=", config.vec, " chunks=", config.chunks));
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
+
+at::Tensor quantize_bytes_gpu(const at::Tensor& x, QuantType q) {
+  const c10::cuda::CUDAGuard guard(x.device());
+  // The kernel takes whole chunks of 8: pad, encode, then drop the padding.
+  const int64_t n = x.numel();
+  const int64_t padded = (n + 7) / 8 * 8;
+  at::Tensor src = at::zeros({padded}, x.options());
+  src.narrow(0, 0, n).copy_(x.reshape(-1));
+  at::Tensor out = at::empty({padded}, x.options().dtype(at::kByte));
+  const int rc = launch_quantize_bytes(src.data_ptr<float>(), out.data_ptr<uint8_t>(), padded, q,
+                                       at::cuda::getCurrentCUDAStream().stream());
+  TORCH_CHECK(rc == 0, "quantize_bytes: no encoder kernel for this format");
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  return out.narrow(0, 0, n).reshape(x.sizes());
+}
 #else
 bool gpu_backend_available() { return false; }
 
 void launch_row_norm_gpu(const NormParams&, const at::Tensor& like, const char*) {
   TORCH_CHECK(false, aiter::message("aiter: this build has no GPU backend, but a tensor is on ", like.device(),
               "; rebuild with a CUDA or ROCm build of torch and its compiler present"));
+}
+
+at::Tensor quantize_bytes_gpu(const at::Tensor& x, QuantType) {
+  TORCH_CHECK(false, aiter::message("quantize_bytes: this build has no GPU backend, but x is on ", x.device()));
 }
 #endif
 

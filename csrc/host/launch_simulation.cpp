@@ -115,7 +115,7 @@ SimulationResult simulate_launch(const NormCall& call, const TargetInfo& target,
         const void* in = job_b ? p.input_b : p.input;
         const RowLayout& in_rows = job_b ? p.input_b_rows : p.input_rows;
         const at::Tensor& in_reads = job_b ? r.input_b.reads : r.input.reads;
-        if (quant && p.group_size == 0 && t % c.lanes == 0)
+        if (quant && p.group_size == 0 && chunk_of(c, t, 0) == 0)
           rec.touch_one(r.yscale.writes, row_offset(p.yscale_rows, row));
         for (int64_t k = 0; k < chunk_slots(c); ++k) {
           const int64_t chunk = chunk_of(c, t, k);

@@ -50,6 +50,9 @@ __device__ __forceinline__ float compat_shfl_xor(float v, int lane_mask, int wid
 #endif
 }
 
+// 1-based index of the lowest set bit (0 for 0), as CUDA's and HIP's __ffs.
+__device__ __forceinline__ int compat_ffs(int v) { return __ffs(v); }
+
 // Conversions between storage types and the fp32 accumulator.
 __device__ __forceinline__ float to_float(float v) { return v; }
 __device__ __forceinline__ float to_float(compat_half v) { return __half2float(v); }
@@ -74,15 +77,27 @@ template <> __device__ __forceinline__ compat_bf16 from_float<compat_bf16>(float
 // instruction on sm_89 and later, the portable encoder elsewhere.
 __device__ __forceinline__ uint16_t compat_encode_e4m3fn_x2(float a, float b) {
 #if defined(AITER_CUDA) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
-  uint16_t r = __nv_cvt_float2_to_fp8x2(make_float2(a, b), __NV_SATFINITE, __NV_E4M3);
-  // The hardware writes NaN as 0x7f; the portable encoder keeps the sign.
-  const uint16_t nan_a = (aiter::float_bits(a) >> 24 & 0x80u) | 0x7fu;
-  const uint16_t nan_b = ((aiter::float_bits(b) >> 24 & 0x80u) | 0x7fu) << 8;
-  r = a == a ? r : static_cast<uint16_t>((r & 0xff00u) | nan_a);
-  r = b == b ? r : static_cast<uint16_t>((r & 0x00ffu) | nan_b);
-  return r;
+  const uint16_t r = __nv_cvt_float2_to_fp8x2(make_float2(a, b), __NV_SATFINITE, __NV_E4M3);
+  // The hardware writes every NaN as 0x7f; the portable encoder keeps the
+  // sign. Every other result already carries the input's sign bit, so OR-ing
+  // the signs in changes NaN only (no compare or select per value).
+  const uint32_t signs = __byte_perm(aiter::float_bits(a), aiter::float_bits(b), 0x73);
+  return static_cast<uint16_t>(r | (signs & 0x8080u));
 #else
   return static_cast<uint16_t>(aiter::float_to_e4m3fn(a) | (aiter::float_to_e4m3fn(b) << 8));
+#endif
+}
+
+// int8 of a float as aiter::float_to_int8 encodes it (nearest even, saturated
+// to [-128, 127], NaN to 0): one conversion instruction in PTX (cvt to s8
+// saturates and maps NaN to 0), against eight for the clamps and selects.
+__device__ __forceinline__ int8_t compat_encode_int8(float v) {
+#if defined(AITER_CUDA) && defined(__CUDA_ARCH__)
+  int32_t r;
+  asm("cvt.rni.sat.s8.f32 %0, %1;" : "=r"(r) : "f"(v));
+  return static_cast<int8_t>(r);
+#else
+  return aiter::float_to_int8(v);
 #endif
 }
 

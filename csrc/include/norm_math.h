@@ -2,6 +2,8 @@
 // through the storage dtype and back (identity for fp32); backends pass their
 // own so the same formulas run on the CPU and the GPU.
 #pragma once
+#include <math.h>
+
 #include "row_layout.h"
 
 namespace aiter {
@@ -40,9 +42,20 @@ AITER_HD float layer_element(float x, float mean, float inv_std, float w, float 
 AITER_HD float dynamic_scale(float amax, float qmax) { return amax / qmax; }
 AITER_HD float inverse_scale(float scale) { return scale > 0.0f ? 1.0f / scale : 0.0f; }
 
-AITER_HD float abs_max(float a, float v) {
-  const float m = v < 0.0f ? -v : v;
-  return m > a ? m : a;  // NaN |v| is ignored
+// RMSNorm's y = x * inv * gain [* xscale] is inv (> 0) times a value known
+// before the row's reduction, so max |y| = inv * max |x * gain [* xscale]|:
+// a per-row quant scale comes out of the first pass, without a max pass over
+// recomputed outputs. `prenorm_element` is that value without the xscale
+// (callers multiply it in, as for y); the scale differs from max|y| / qmax
+// by a few ulps. Not for LayerNorm, model_sensitive (x * inv is rounded
+// before the gain) or per-group scales (see max_folds_into_first_pass).
+AITER_HD float prenorm_element(float x, float w, int gemma) { return x * (gemma ? 1.0f + w : w); }
+AITER_HD float folded_row_scale(float prenorm_amax, float inv, float qmax) {
+  return dynamic_scale(prenorm_amax * inv, qmax);
 }
+
+// fmaxf ignores a NaN operand, so a NaN |v| is ignored; on the GPU this is
+// one max instruction with an |abs| operand.
+AITER_HD float abs_max(float a, float v) { return fmaxf(a, fabsf(v)); }
 
 }  // namespace aiter

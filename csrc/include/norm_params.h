@@ -34,7 +34,12 @@ enum class NormVariant : int32_t {
   kRmsQuantI8 = 0x12, kRmsQuantFp8 = 0x22, kRmsQuantFp8Fnuz = 0x32,
   kAddRmsQuantI8 = 0x13, kAddRmsQuantFp8 = 0x23, kAddRmsQuantFp8Fnuz = 0x33,
   kLayerQuantI8 = 0x16, kLayerQuantFp8 = 0x26, kLayerQuantFp8Fnuz = 0x36,
-  kAddLayerQuantI8 = 0x17, kAddLayerQuantFp8 = 0x27, kAddLayerQuantFp8Fnuz = 0x37
+  kAddLayerQuantI8 = 0x17, kAddLayerQuantFp8 = 0x27, kAddLayerQuantFp8Fnuz = 0x37,
+  // Per-group scales (bit 6; RMSNorm quant only): their own kernels, so the
+  // per-row kernels' register allocation (and occupancy) does not carry the
+  // per-group loop's, and neither carries a runtime switch between the two.
+  kRmsQuantGroupI8 = 0x52, kRmsQuantGroupFp8 = 0x62, kRmsQuantGroupFp8Fnuz = 0x72,
+  kAddRmsQuantGroupI8 = 0x53, kAddRmsQuantGroupFp8 = 0x63, kAddRmsQuantGroupFp8Fnuz = 0x73
 };
 
 AITER_HD constexpr bool variant_adds(NormVariant v) { return (static_cast<int>(v) & 1) != 0; }
@@ -44,14 +49,18 @@ AITER_HD constexpr bool variant_two_jobs(NormVariant v) { return (static_cast<in
 // Kernel instantiations of a quantising variant also carry the output format
 // in bits 4-5 (a QuantType), so each kernel holds one encoder: a runtime
 // format switch per chunk tripled the code and stalled on instruction fetch.
-// NormParams::variant never has them (the launcher adds them from
-// NormParams::quant).
+// Bit 6 marks per-group scales. NormParams::variant never has bits 4-6 (the
+// launcher adds them from NormParams::quant and group_size).
 AITER_HD constexpr NormVariant with_quant_type(NormVariant v, QuantType q) {
   return static_cast<NormVariant>(static_cast<int>(v) | (static_cast<int>(q) << 4));
 }
 AITER_HD constexpr QuantType variant_quant_type(NormVariant v) {
   return static_cast<QuantType>((static_cast<int>(v) >> 4) & 3);
 }
+AITER_HD constexpr NormVariant with_group_scales(NormVariant v) {
+  return static_cast<NormVariant>(static_cast<int>(v) | 0x40);
+}
+AITER_HD constexpr bool variant_group_scales(NormVariant v) { return (static_cast<int>(v) & 0x40) != 0; }
 AITER_HD constexpr NormVariant make_variant(bool add, bool quant, bool layer) {
   return static_cast<NormVariant>((add ? 1 : 0) | (quant ? 2 : 0) | (layer ? 4 : 0));
 }
@@ -107,6 +116,14 @@ struct NormParams {
 // Element size of the `out` tensor.
 AITER_HD int out_elem_size(const NormParams& p) {
   return variant_quantizes(p.variant) ? 1 : dtype_size(p.dtype);
+}
+
+// Whether a quantising launch takes its per-row max in the first pass
+// (norm_math.h, folded_row_scale): RMSNorm with one scale per row, not
+// model_sensitive. The CPU backend and the kernels use the same rule.
+AITER_HD bool max_folds_into_first_pass(const NormParams& p) {
+  return variant_quantizes(p.variant) && !variant_centers(p.variant) && p.group_size == 0 &&
+         !p.model_sensitive;
 }
 
 // The tensors one row reads and writes, after the job split. Offsets are in

@@ -26,15 +26,52 @@ struct RowLayout {
   // device code index them statically (no local-memory copy of the params).
   int64_t sizes[kMaxRowDims];
   int64_t strides[kMaxRowDims];  // in elements; 0 allowed on inputs
+  // Division by the innermost size as a multiply (divide_by), set by
+  // collapse_row_dims. A runtime 32-bit divide is ~20 instructions per row:
+  // on the H100 the row offsets of the strided Q-norm (2 row dims) cost more
+  // than its arithmetic. Only the 2-dim case uses it: magic numbers for every
+  // dim pushed gfx9's batched short-row kernels past their SGPRs (scratch).
+  uint32_t inner_magic;
+  uint32_t inner_shift;
 };
 
-// Element offset of row `row`. One row dim (dense, row-strided 2D, any view
-// whose leading dims collapse) costs a multiply; each further dim adds one
-// divide, done in 32 bits when the row index fits.
+// n / d for every n < 2^31, as a multiply-high, an add and a shift (the
+// round-up method of Granlund and Montgomery, with l = ceil(log2 d) and
+// magic = floor(2^32 (2^l - d) / d) + 1; hi + n cannot overflow because
+// hi < n < 2^31). Divisors of 2^31 or more give 0 (magic 0, shift 31).
+AITER_HD uint32_t divide_by(uint32_t n, uint32_t magic, uint32_t shift) {
+  const uint32_t hi = static_cast<uint32_t>((static_cast<uint64_t>(n) * magic) >> 32);
+  return (hi + n) >> shift;
+}
+
+AITER_HD void set_divisor(int64_t d, uint32_t* magic, uint32_t* shift) {
+  if (d >= (int64_t{1} << 31) || d < 1) {
+    *magic = 0;
+    *shift = 31;
+    return;
+  }
+  uint32_t l = 0;
+  while ((int64_t{1} << l) < d) ++l;
+  const uint64_t twice = (uint64_t{1} << 32) * ((uint64_t{1} << l) - static_cast<uint64_t>(d));
+  *magic = static_cast<uint32_t>(twice / static_cast<uint64_t>(d) + 1);
+  *shift = l;
+}
+
+// Element offset of row `row` (0 <= row < the product of the sizes). One row
+// dim (dense, row-strided 2D, any view whose leading dims collapse) costs a
+// multiply; two (the Q/K slice of a packed QKV buffer: tokens, heads) a
+// multiply-high division while the row index fits in 31 bits; each further
+// dim a 32-bit divide (64-bit beyond 31 bits).
 AITER_HD int64_t row_offset(const RowLayout& l, int64_t row) {
   constexpr int kLast = kMaxRowDims - 1;
   if (l.ndim <= 1) return row * l.strides[kLast];  // stride 0 when ndim == 0
   int64_t offset = 0;
+  if (l.ndim == 2 && row <= INT32_MAX) {
+    const uint32_t r = static_cast<uint32_t>(row);
+    const uint32_t q = divide_by(r, l.inner_magic, l.inner_shift);
+    return static_cast<int64_t>(r - q * static_cast<uint32_t>(l.sizes[kLast])) * l.strides[kLast] +
+           static_cast<int64_t>(q) * l.strides[kLast - 1];
+  }
   if (row <= INT32_MAX) {
     uint32_t rest = static_cast<uint32_t>(row);
 #pragma unroll
@@ -100,6 +137,7 @@ AITER_HD bool collapse_row_dims(int ndim, const int64_t* sizes, const int64_t* s
     out->sizes[d] = used ? s[src] : 1;
     out->strides[d] = used ? st[src] : 0;
   }
+  set_divisor(out->sizes[kMaxRowDims - 1], &out->inner_magic, &out->inner_shift);
   return fits;
 }
 

@@ -220,6 +220,24 @@ __device__ __forceinline__ float squared_deviations(const Vec<T, VEC>& x, float 
   return s;
 }
 
+// The smooth-quant factor of each column (quantising variants), when given.
+template <int VEC>
+__device__ __forceinline__ void apply_xscale(const NormParams& p, int64_t chunk, float (&y)[VEC]) {
+  if (p.xscale == nullptr) return;
+  if constexpr (VEC % 4 == 0) {
+    // pick_vector_width checked xscale is contiguous and 16-byte aligned.
+#pragma unroll
+    for (int i = 0; i < VEC; i += 4) {
+      const Vec<float, 4> s = load_vec_coherent<float, 4>(p.xscale, chunk * VEC + i);
+#pragma unroll
+      for (int j = 0; j < 4; ++j) y[i + j] *= s.v[j];
+    }
+  } else {
+#pragma unroll
+    for (int i = 0; i < VEC; ++i) y[i] *= p.xscale[(chunk * VEC + i) * p.xscale_stride];
+  }
+}
+
 // The normalised values of one chunk before the output rounding:
 // RMSNorm (weight, gemma, T5 rounding) or LayerNorm (weight, bias), times the
 // smooth-quant xscale when quantising with one.
@@ -241,22 +259,7 @@ __device__ __forceinline__ void normed_chunk(const NormParams& p, const RowPoint
       y[i] = scale_element(to_float(x.v[i]), inv, to_float(w.v[i]), p.gemma, p.model_sensitive,
                            RoundTo<T>());
   }
-  if constexpr (variant_quantizes(VARIANT)) {
-    if (p.xscale != nullptr) {
-      if constexpr (VEC % 4 == 0) {
-        // pick_vector_width checked xscale is contiguous and 16-byte aligned.
-#pragma unroll
-        for (int i = 0; i < VEC; i += 4) {
-          const Vec<float, 4> s = load_vec_coherent<float, 4>(p.xscale, chunk * VEC + i);
-#pragma unroll
-          for (int j = 0; j < 4; ++j) y[i + j] *= s.v[j];
-        }
-      } else {
-#pragma unroll
-        for (int i = 0; i < VEC; ++i) y[i] *= p.xscale[(chunk * VEC + i) * p.xscale_stride];
-      }
-    }
-  }
+  if constexpr (variant_quantizes(VARIANT)) apply_xscale<VEC>(p, chunk, y);
 }
 
 template <int VEC>
@@ -265,6 +268,18 @@ __device__ __forceinline__ float chunk_abs_max(const float (&y)[VEC]) {
 #pragma unroll
   for (int i = 0; i < VEC; ++i) m = abs_max(m, y[i]);
   return m;
+}
+
+// max |x * gain [* xscale]| over one chunk: the first-pass part of a folded
+// per-row quant max (norm_math.h, folded_row_scale).
+template <typename T, int VEC>
+__device__ __forceinline__ float prenorm_chunk_abs_max(const NormParams& p, int64_t chunk, const Vec<T, VEC>& x,
+                                                       const Vec<T, VEC>& w) {
+  float y[VEC];
+#pragma unroll
+  for (int i = 0; i < VEC; ++i) y[i] = prenorm_element(to_float(x.v[i]), to_float(w.v[i]), p.gemma);
+  apply_xscale<VEC>(p, chunk, y);
+  return chunk_abs_max<VEC>(y);
 }
 
 // Epilogue without quantisation: round to T and store.
@@ -276,27 +291,36 @@ __device__ __forceinline__ void store_normed(const RowPointers<T>& r, int64_t ch
   store_vec<T, VEC>(static_cast<T*>(r.out), chunk * VEC, o);
 }
 
-// Quantised bytes of one chunk of y * inv_scale in format Q.
+// Quantised bytes of VEC values in format Q (also the device half of
+// _C.quantize_bytes, which tests it against torch's casts).
 template <QuantType Q, int VEC>
-__device__ __forceinline__ Vec<uint8_t, VEC> encode_chunk(const float (&y)[VEC], float inv_scale) {
+__device__ __forceinline__ Vec<uint8_t, VEC> encode_values(const float (&v)[VEC]) {
   Vec<uint8_t, VEC> q;
   if constexpr (Q == QuantType::kFp8E4M3Fn && VEC % 2 == 0) {
 #pragma unroll
     for (int i = 0; i < VEC; i += 2) {
-      const uint16_t pair = compat_encode_e4m3fn_x2(y[i] * inv_scale, y[i + 1] * inv_scale);
+      const uint16_t pair = compat_encode_e4m3fn_x2(v[i], v[i + 1]);
       q.v[i] = static_cast<uint8_t>(pair & 0xffu);
       q.v[i + 1] = static_cast<uint8_t>(pair >> 8);
     }
   } else {
 #pragma unroll
     for (int i = 0; i < VEC; ++i) {
-      const float v = y[i] * inv_scale;
-      if constexpr (Q == QuantType::kInt8) q.v[i] = static_cast<uint8_t>(float_to_int8(v));
-      else if constexpr (Q == QuantType::kFp8E4M3Fn) q.v[i] = float_to_e4m3fn(v);
-      else q.v[i] = float_to_e4m3fnuz(v);
+      if constexpr (Q == QuantType::kInt8) q.v[i] = static_cast<uint8_t>(compat_encode_int8(v[i]));
+      else if constexpr (Q == QuantType::kFp8E4M3Fn) q.v[i] = float_to_e4m3fn(v[i]);
+      else q.v[i] = float_to_e4m3fnuz(v[i]);
     }
   }
   return q;
+}
+
+// Quantised bytes of one chunk of y * inv_scale in format Q.
+template <QuantType Q, int VEC>
+__device__ __forceinline__ Vec<uint8_t, VEC> encode_chunk(const float (&y)[VEC], float inv_scale) {
+  float v[VEC];
+#pragma unroll
+  for (int i = 0; i < VEC; ++i) v[i] = y[i] * inv_scale;
+  return encode_values<Q, VEC>(v);
 }
 
 // Quantising epilogue: optional out_before_quant (y rounded to T), then the
@@ -359,6 +383,11 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
   constexpr bool kLayer = variant_centers(VARIANT);
   constexpr bool kQuant = variant_quantizes(VARIANT);
   constexpr QuantType kFormat = variant_quant_type(VARIANT);
+  // RMSNorm quant with per-row scales takes the row max in the first pass
+  // (max_folds_into_first_pass; uniform across the launch).
+  constexpr bool kGroupScales = variant_group_scales(VARIANT);
+  constexpr bool kFoldableMax = kQuant && !kLayer && !kGroupScales;
+  const bool fold_max = kFoldableMax; // TMP
   if constexpr (CACHED == 1 && VARIANT == NormVariant::kRms) {
     if (c.row_batch == kRowBatch) {
       short_rows_batched<T, VEC, VARIANT, kRowBatch>(p, c);
@@ -437,8 +466,10 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
 #define AITER_ROW_CHUNK(k, chunk) \
   (CACHED > 0 ? x[(CACHED > 0) ? (k) : 0] : reload_row_chunk<T, VEC, VARIANT>(p, ptrs, (chunk)))
 
-    // Pass 1: prologue (+ residual_out) and the first statistic.
+    // Pass 1: prologue (+ residual_out) and the first statistic, and the
+    // per-row quant max where it folds in.
     float s = 0.f;
+    float prenorm_max = 0.f;
 #pragma unroll kUnroll
     for (int64_t k = 0; k < slots; ++k) {
       const int64_t chunk = chunk_of(c, t, k);
@@ -446,6 +477,8 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
         const Vec<T, VEC> v = load_row_chunk<T, VEC, VARIANT, true>(p, ptrs, chunk);
         if constexpr (CACHED > 0) x[k] = v;
         s += first_moment<T, VEC, kLayer>(v);
+        if (kFoldableMax && fold_max)
+          prenorm_max = fmaxf(prenorm_max, prenorm_chunk_abs_max<T, VEC>(p, chunk, v, weight_of(k, chunk)));
       }
     }
     s = row_sum(s);
@@ -474,25 +507,30 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
           store_normed<T, VEC>(ptrs, chunk, y);
         }
       }
-    } else if (c.group_lanes == 0) {
-      // Per-row scale: a max pass, then the store pass. Both recompute y
-      // from the row: keeping y in registers between them (VEC * CACHED
-      // floats) was equal for per-row scales and cost the per-group path
-      // 14% through the higher register count (H100, bf16 h4096).
-      float amax = 0.f;
+    } else if constexpr (!kGroupScales) {
+      // Per-row scale: from the first pass's max where it folds, else from a
+      // max pass over recomputed y (LayerNorm, model_sensitive); then the
+      // store pass recomputes y. Keeping y in registers instead (VEC *
+      // CACHED floats) was equal for per-row scales and cost the per-group
+      // path 14% through the higher register count (H100, bf16 h4096).
+      float scale;
+      if (kFoldableMax && fold_max) {
+        scale = folded_row_scale(row_reduce(prenorm_max, MaxOp()), inv, p.qmax);
+      } else {
+        float amax = 0.f;
 #pragma unroll kUnroll
-      for (int64_t k = 0; k < slots; ++k) {
-        const int64_t chunk = chunk_of(c, t, k);
-        if (active && chunk_in_row(c, chunk)) {
-          float y[VEC];
-          normed_chunk<T, VEC, VARIANT>(p, ptrs, chunk, AITER_ROW_CHUNK(k, chunk), weight_of(k, chunk), mean, inv, y);
-          amax = fmaxf(amax, chunk_abs_max<VEC>(y));
+        for (int64_t k = 0; k < slots; ++k) {
+          const int64_t chunk = chunk_of(c, t, k);
+          if (active && chunk_in_row(c, chunk)) {
+            float y[VEC];
+            normed_chunk<T, VEC, VARIANT>(p, ptrs, chunk, AITER_ROW_CHUNK(k, chunk), weight_of(k, chunk), mean, inv, y);
+            amax = fmaxf(amax, chunk_abs_max<VEC>(y));
+          }
         }
+        scale = dynamic_scale(row_reduce(amax, MaxOp()), p.qmax);
       }
-      amax = row_reduce(amax, MaxOp());
-      const float scale = dynamic_scale(amax, p.qmax);
       const float inv_scale = inverse_scale(scale);
-      if (active && t % c.lanes == 0) ptrs.yscale[0] = scale;
+      if (active && chunk_of(c, t, 0) == 0) ptrs.yscale[0] = scale;
 #pragma unroll kUnroll
       for (int64_t k = 0; k < slots; ++k) {
         const int64_t chunk = chunk_of(c, t, k);
@@ -505,6 +543,9 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
     } else {
       // Per-group scales: a group is group_lanes adjacent lanes' chunk k, so
       // each slot reduces its own group with shuffles (every lane joins).
+      // group_lanes is a power of two (unsupported_launch): shifts, not the
+      // 64-bit divides a chunk / group_lanes compiles to.
+      const int group_shift = compat_ffs(c.group_lanes) - 1;
 #pragma unroll kUnroll
       for (int64_t k = 0; k < slots; ++k) {
         const int64_t chunk = chunk_of(c, t, k);
@@ -518,7 +559,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
         amax = group_reduce(amax, c.group_lanes, MaxOp());
         if (here) {
           const float scale = dynamic_scale(amax, p.qmax);
-          if (chunk % c.group_lanes == 0) ptrs.yscale[(chunk / c.group_lanes) * p.yscale_group_stride] = scale;
+          if ((chunk & (c.group_lanes - 1)) == 0) ptrs.yscale[(chunk >> group_shift) * p.yscale_group_stride] = scale;
           store_quantized<T, VEC, kFormat>(ptrs, chunk, y, inverse_scale(scale));
         }
       }
@@ -575,18 +616,34 @@ int launch_with_vec(const NormParams& p, const LaunchConfig& c, int sm_count, co
 }
 
 template <typename T, NormVariant VARIANT>
+int launch_with_variant(const NormParams& p, const LaunchConfig& c, int sm_count, compat_stream_t stream);
+
+// A quantising variant's kernel for the requested output format.
+template <typename T, NormVariant VARIANT>
+int launch_with_format(const NormParams& p, const LaunchConfig& c, int sm_count, compat_stream_t stream) {
+  switch (p.quant) {
+    case QuantType::kInt8:
+      return launch_with_variant<T, with_quant_type(VARIANT, QuantType::kInt8)>(p, c, sm_count, stream);
+    case QuantType::kFp8E4M3Fn:
+      return launch_with_variant<T, with_quant_type(VARIANT, QuantType::kFp8E4M3Fn)>(p, c, sm_count, stream);
+    case QuantType::kFp8E4M3Fnuz:
+      return launch_with_variant<T, with_quant_type(VARIANT, QuantType::kFp8E4M3Fnuz)>(p, c, sm_count, stream);
+    default: return -1;
+  }
+}
+
+// A variant as NormParams names it (quantising ones without their format and
+// scale granularity), down to one kernel: per-row or per-group scales
+// (RMSNorm quant only), then the output format, then vector width and cache.
+template <typename T, NormVariant VARIANT>
 int launch_with_variant(const NormParams& p, const LaunchConfig& c, int sm_count, compat_stream_t stream) {
-  if constexpr (variant_quantizes(VARIANT) && variant_quant_type(VARIANT) == QuantType::kNone) {
-    // A quantising variant: the kernel for the requested output format.
-    switch (p.quant) {
-      case QuantType::kInt8:
-        return launch_with_variant<T, with_quant_type(VARIANT, QuantType::kInt8)>(p, c, sm_count, stream);
-      case QuantType::kFp8E4M3Fn:
-        return launch_with_variant<T, with_quant_type(VARIANT, QuantType::kFp8E4M3Fn)>(p, c, sm_count, stream);
-      case QuantType::kFp8E4M3Fnuz:
-        return launch_with_variant<T, with_quant_type(VARIANT, QuantType::kFp8E4M3Fnuz)>(p, c, sm_count, stream);
-      default: return -1;
-    }
+  constexpr bool kUnresolvedQuant = variant_quantizes(VARIANT) && variant_quant_type(VARIANT) == QuantType::kNone;
+  if constexpr (kUnresolvedQuant && !variant_centers(VARIANT) && !variant_group_scales(VARIANT)) {
+    if (p.group_size > 0) return launch_with_format<T, with_group_scales(VARIANT)>(p, c, sm_count, stream);
+    return launch_with_format<T, VARIANT>(p, c, sm_count, stream);
+  } else if constexpr (kUnresolvedQuant) {
+    if (variant_centers(VARIANT) && p.group_size > 0) return -1;  // LayerNorm quant: per-row scales only
+    return launch_with_format<T, VARIANT>(p, c, sm_count, stream);
   } else {
     constexpr int kFull = kVectorBytes / sizeof(T);
     if (c.vec == kFull) return launch_with_vec<T, kFull, VARIANT>(p, c, sm_count, stream);
