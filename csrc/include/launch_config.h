@@ -136,16 +136,18 @@ inline int next_pow2(int64_t v) {
 // under the 1024-thread bound, 64 registers on sm_90: given 128, the
 // compiler took 84-112 and occupancy fell (H100 bf16 h4096, T = 8192:
 // dynamic int8 70.6 -> 60.3 us and per-group fp8 80.3 -> 67.9 us at 64).
-// On gfx9 (wave64) a 1024-thread block leaves 128 VGPRs, where two bf16
-// LayerNorm kernels spilled: LayerNorm keeps 512 there.
+// On gfx9 (wave64) a 1024-thread block leaves 128 VGPRs, where bf16
+// LayerNorm and fused-add group-quant kernels spilled: both keep 512 there.
 #if defined(USE_ROCM) || defined(__HIP_PLATFORM_AMD__)
-constexpr bool kLayerNormFullBlocks = false;
+constexpr bool kEpilogueFullBlocks = false;
 #else
-constexpr bool kLayerNormFullBlocks = true;
+constexpr bool kEpilogueFullBlocks = true;
 #endif
 AITER_HD constexpr int max_block_threads(int cached_bytes, NormVariant v = NormVariant::kRms) {
-  return cached_bytes > 64 || (variant_centers(v) && (variant_quantizes(v) || !kLayerNormFullBlocks)) ? 512
-                                                                                                       : 1024;
+  const bool epilogue = variant_centers(v) || variant_quantizes(v);
+  const bool capped = cached_bytes > 64 || (variant_centers(v) && variant_quantizes(v)) ||
+                      (epilogue && !kEpilogueFullBlocks);
+  return capped ? 512 : 1024;
 }
 
 inline int round_up_cached_chunks(int64_t k, int64_t vec_bytes, NormVariant v) {

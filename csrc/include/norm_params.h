@@ -120,7 +120,9 @@ AITER_HD int out_elem_size(const NormParams& p) {
 
 // Whether a quantising launch takes its per-row max in the first pass
 // (norm_math.h, folded_row_scale): RMSNorm with one scale per row, not
-// model_sensitive. The CPU backend and the kernels use the same rule.
+// model_sensitive. The CPU backend uses it for every row, the kernels for
+// rows cached in registers (streamed rows take a max pass; the scale agrees
+// to a few ulps).
 AITER_HD bool max_folds_into_first_pass(const NormParams& p) {
   return variant_quantizes(p.variant) && !variant_centers(p.variant) && p.group_size == 0 &&
          !p.model_sensitive;

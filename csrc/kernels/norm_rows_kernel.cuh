@@ -386,7 +386,9 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
   // RMSNorm quant with per-row scales takes the row max in the first pass
   // (max_folds_into_first_pass; uniform across the launch).
   constexpr bool kGroupScales = variant_group_scales(VARIANT);
-  constexpr bool kFoldableMax = kQuant && !kLayer && !kGroupScales;
+  // Not for streamed rows (CACHED 0): there the fold pushed gfx90a's fp32
+  // fused-add kernels past their SGPRs, and the max pass re-reads anyway.
+  constexpr bool kFoldableMax = kQuant && !kLayer && !kGroupScales && CACHED > 0;
   const bool fold_max = kFoldableMax; // TMP
   if constexpr (CACHED == 1 && VARIANT == NormVariant::kRms) {
     if (c.row_batch == kRowBatch) {
