@@ -89,7 +89,8 @@ py::dict counts_dict(const AccessCounts& a) {
 // simulate_launch(out, input, weight, residual_in, residual_out, warp_size,
 // sm_count, max_threads_per_sm, blocks_per_sm, ...): residuals None for the
 // plain norm; layer / yscale (quantising; out int8/fp8) / group_size /
-// out_before_quant / k, k_out, k_weight (a two-job launch) pick the variant.
+// out_before_quant / k, k_out, k_weight (a two-job launch) pick the variant;
+// async_copy models a GPU that stages row groups (LaunchConfig::stage_rows).
 py::dict simulate_launch_py(const at::Tensor& out, const at::Tensor& input, const at::Tensor& weight,
                             const c10::optional<at::Tensor>& residual_in,
                             const c10::optional<at::Tensor>& residual_out, int warp_size,
@@ -97,7 +98,7 @@ py::dict simulate_launch_py(const at::Tensor& out, const at::Tensor& input, cons
                             const c10::optional<at::Tensor>& yscale, int64_t group_size,
                             const c10::optional<at::Tensor>& out_before_quant,
                             const c10::optional<at::Tensor>& k, const c10::optional<at::Tensor>& k_out,
-                            const c10::optional<at::Tensor>& k_weight) {
+                            const c10::optional<at::Tensor>& k_weight, bool async_copy) {
   const bool add = residual_in.has_value();
   TORCH_CHECK_VALUE(add == residual_out.has_value(),
                     aiter::message("simulate_launch: pass both residuals or neither"));
@@ -111,8 +112,9 @@ py::dict simulate_launch_py(const at::Tensor& out, const at::Tensor& input, cons
   call.input_b = opt(k);
   call.out_b = opt(k_out);
   call.weight_b = opt(k_weight);
-  const SimulationResult r =
-      simulate_launch(call, {warp_size, sm_count, max_threads_per_sm}, blocks_per_sm);
+  TargetInfo target{warp_size, sm_count, max_threads_per_sm};
+  target.async_copy = async_copy ? 1 : 0;
+  const SimulationResult r = simulate_launch(call, target, blocks_per_sm);
   py::dict config;
   config["vec"] = r.config.vec;
   config["lanes"] = r.config.lanes;
@@ -125,6 +127,7 @@ py::dict simulate_launch_py(const at::Tensor& out, const at::Tensor& input, cons
   config["split"] = r.config.split;
   config["row_batch"] = r.config.row_batch;
   config["prefetch_weights"] = r.config.prefetch_weights;
+  config["stage_rows"] = r.config.stage_rows;
   py::dict d;
   d["config"] = config;
   d["input"] = counts_dict(r.input);
@@ -213,7 +216,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("residual_out") = py::none(), py::arg("warp_size"), py::arg("sm_count"),
         py::arg("max_threads_per_sm"), py::arg("blocks_per_sm") = 0, py::arg("layer") = false,
         py::arg("yscale") = py::none(), py::arg("group_size") = 0, py::arg("out_before_quant") = py::none(),
-        py::arg("k") = py::none(), py::arg("k_out") = py::none(), py::arg("k_weight") = py::none());
+        py::arg("k") = py::none(), py::arg("k_out") = py::none(), py::arg("k_weight") = py::none(),
+        py::arg("async_copy") = false);
   m.attr("max_row_dims") = aiter::kMaxRowDims;
   m.def("quantize_bytes", &aiter::quantize_bytes_py, py::arg("x"), py::arg("kind"));
   aiter::register_eager_entries(m);

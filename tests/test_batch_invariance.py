@@ -80,3 +80,41 @@ def test_row_result_independent_of_batch_size(device, op, hidden, dtype, few):
         assert torch.equal(got, want[:few]), (
             f"{op.__name__}: rows 0..{few - 1} differ between a {few}-row launch and a "
             f"{x.shape[0]}-row launch (hidden {hidden}, {dtype})")
+
+
+def add_dyn_quant_int8(x, r, w, b):
+    out = torch.empty(x.shape, dtype=torch.int8, device=x.device)
+    ys = torch.empty(x.shape[0], 1, device=x.device)
+    r_out = torch.empty_like(x)
+    aiter.rmsnorm2d_fwd_with_add_dynamicquant(out, x, r, r_out, ys, w, EPS)
+    return out, ys, r_out
+
+
+# Launches of many waves: each block takes several row groups and stages the
+# next group's inputs in shared memory while it works on the current one
+# (LaunchConfig::stage_rows). Every row of such a launch must equal the same
+# row from launches of at most one row per SM (one group per block: nothing
+# staged). Short rows (128: many rows per block) and long rows (4096, 2048
+# for fp32: one row per block) with and without the residual add.
+WAVE_CASES = [(op, h) for op in (rms, add_rms, layer, add_layer, dyn_quant_int8, add_dyn_quant_int8,
+                                 group_quant_fp8) for h in (128, 4096)]
+
+
+@pytest.mark.parametrize("op,hidden", WAVE_CASES, ids=[f"{op.__name__}-{h}" for op, h in WAVE_CASES])
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_multi_wave_launch_matches_single_wave_launches(device, op, hidden, dtype):
+    if device != "cuda":
+        pytest.skip("the CPU backend has no waves; test_row_result_independent_of_batch_size covers it")
+    sms = torch.cuda.get_device_properties(device).multi_processor_count
+    # Enough rows for several waves whatever the occupancy: 2048 resident
+    # threads per SM at most, one 16-byte vector per thread at least.
+    per_vector = 16 // torch.tensor([], dtype=dtype).element_size()
+    rows = 3 * sms * 2048 * per_vector // hidden + 7
+    x, r, w, b = operands(device, dtype, hidden, rows)
+    batch = op(x, r, w, b)
+    for first in range(0, rows, sms):
+        part = op(x[first:first + sms].clone(), r[first:first + sms].clone(), w, b)
+        for got, want in zip(part, batch):
+            assert torch.equal(got, want[first:first + sms]), (
+                f"{op.__name__}: rows {first}..{first + sms - 1} of a {rows}-row launch differ from "
+                f"the same rows launched alone (hidden {hidden}, {dtype})")

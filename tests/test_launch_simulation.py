@@ -16,6 +16,9 @@ TARGETS = {  # warp width, SMs/CUs, resident threads per SM/CU
     "gfx90a": (64, 110, 2048),
     "h100": (32, 132, 2048),
 }
+# Targets with asynchronous global -> shared copies, whose multi-wave
+# launches stage row groups (LaunchConfig::stage_rows).
+ASYNC_COPY = {"h100": True}
 HIDDEN = [1, 7, 128, 769, 4096, 8193, 65536]
 ROWS = [1, 3, 257]
 
@@ -36,7 +39,8 @@ def expected_counts(t):
 def simulate(target, out, x, w, r=None, r_out=None, blocks_per_sm=0):
     warp, sms, threads = TARGETS[target]
     return _C.simulate_launch(out, x, w, r, r_out, warp_size=warp, sm_count=sms,
-                              max_threads_per_sm=threads, blocks_per_sm=blocks_per_sm)
+                              max_threads_per_sm=threads, blocks_per_sm=blocks_per_sm,
+                              async_copy=ASYNC_COPY.get(target, False))
 
 
 def assert_clean(sim):
@@ -263,3 +267,38 @@ def test_batched_short_rows_touch_each_element_once(warp, layout):
         assert sim["config"]["row_batch"] > 1
     assert torch.equal(sim["input"]["reads"], expected_counts(x))
     assert torch.equal(sim["out"]["writes"], expected_counts(out))
+
+
+@pytest.mark.parametrize("layout", list(ZERO_COPY_LAYOUTS))
+@pytest.mark.parametrize("hidden", [128, 4096])
+def test_staged_launches_touch_each_element_once(layout, hidden):
+    """With asynchronous copies, multi-wave plain RMSNorm launches copy each
+    block's next row group into shared memory while on the current one
+    (stage_rows) instead of batching short rows: every element is still read
+    and written exactly once. Single-wave launches (nothing to stage), the
+    fused add and the quantising variants do not stage."""
+    def run(n, add=False, quant=False, async_copy=True):
+        x = view(ZERO_COPY_LAYOUTS[layout], n, hidden)
+        out = view(OUTPUT_LAYOUT_FOR[layout], n, hidden, torch.int8 if quant else x.dtype)
+        r = r_out = None
+        if add:
+            r, r_out = view(OUTPUT_LAYOUT_FOR[layout], n, hidden), view(OUTPUT_LAYOUT_FOR[layout], n, hidden)
+        yscale = torch.zeros(x.shape[:-1]) if quant else None
+        sim = _C.simulate_launch(out, x, torch.zeros(hidden, dtype=x.dtype), r, r_out, warp_size=32,
+                                 sm_count=2, max_threads_per_sm=2048, blocks_per_sm=1, yscale=yscale,
+                                 async_copy=async_copy)
+        assert_clean(sim)
+        assert torch.equal(sim["input"]["reads"], expected_counts(x))
+        assert torch.equal(sim["out"]["writes"], expected_counts(out))
+        return sim["config"]
+
+    many = run(300)
+    if many["vec"] > 1:
+        assert many["stage_rows"] == 1 and many["row_batch"] == 1
+        assert run(300, async_copy=False)["stage_rows"] == 0
+    few = run(1)  # one row per leading index: a single wave where the layout has no inner row dims
+    rows = view(ZERO_COPY_LAYOUTS[layout], 1, hidden).numel() // hidden
+    if -(-rows // few["rows_per_block"]) <= few["grid"]:
+        assert few["stage_rows"] == 0
+    assert run(300, add=True)["stage_rows"] == 0
+    assert run(300, quant=True)["stage_rows"] == 0

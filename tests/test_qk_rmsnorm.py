@@ -63,10 +63,12 @@ def test_out_of_place_equals_two_rms_norm_calls(device, T, dtype):
     assert aiter.gather_fallback_count() == 0
 
 
-def test_seed_geometry_qwen3(device):
-    """Qwen3-8B-like: 32 q heads, 8 k heads, 8 v heads of 128 in a (T, 6144) buffer."""
+@pytest.mark.parametrize("T", [48, 4096])
+def test_seed_geometry_qwen3(device, T):
+    """Qwen3-8B-like: 32 q heads, 8 k heads, 8 v heads of 128 in a (T, 6144)
+    buffer. At T = 4096 a GPU launch takes several waves (blocks stage their
+    next row group: LaunchConfig::stage_rows)."""
     gen = torch.Generator().manual_seed(3)
-    T = 48
     qkv = torch.randn(T, 6144, generator=gen).bfloat16().to(device)
     q, k = qkv[:, :4096].view(T, 32, 128), qkv[:, 4096:5120].view(T, 8, 128)
     wq, wk = (torch.randn(128, generator=gen).bfloat16().to(device) for _ in range(2))

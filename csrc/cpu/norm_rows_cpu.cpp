@@ -37,7 +37,7 @@ void norm_rows_typed(const NormParams& p) {
   constexpr bool kLayer = variant_centers(VARIANT);
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(p.hidden, 1));
   at::parallel_for(0, p.rows, grain, [&](int64_t begin, int64_t end) {
-    std::vector<float> xs(p.hidden), ys(p.hidden);
+    std::vector<float> xs(p.hidden), ys(p.hidden), prenorm(p.hidden);
     for (int64_t row = begin; row < end; ++row) {
       const RowJob job = row_job(p, row);
       const T* in = static_cast<const T*>(job.input) + job.input_offset;
@@ -80,7 +80,10 @@ void norm_rows_typed(const NormParams& p) {
                          : scale_element(xs[i], inv, w, p.gemma, p.model_sensitive, RoundTo<T>());
         if (kQuant && p.xscale != nullptr) y *= xscale;
         ys[i] = y;
-        if (fold_max) prenorm_max = abs_max(prenorm_max, prenorm_element(xs[i], w, p.gemma) * xscale);
+        if (fold_max) {
+          prenorm[i] = prenorm_element(xs[i], w, p.gemma) * xscale;
+          prenorm_max = abs_max(prenorm_max, prenorm[i]);
+        }
       }
       if constexpr (!kQuant) {
         T* out = static_cast<T*>(job.out) + job.out_offset;
@@ -95,10 +98,12 @@ void norm_rows_typed(const NormParams& p) {
           for (int64_t i = g0; i < g0 + group; ++i) amax = abs_max(amax, ys[i]);
           const float scale = fold_max ? folded_row_scale(prenorm_max, inv, p.qmax) : dynamic_scale(amax, p.qmax);
           const float inv_scale = inverse_scale(scale);
+          const float factor = fold_max ? folded_quant_factor(inv, inv_scale) : inv_scale;
+          const std::vector<float>& quantised = fold_max ? prenorm : ys;
           yscale[(g0 / group) * p.yscale_group_stride] = scale;
           for (int64_t i = g0; i < g0 + group; ++i) {
-            if (unquant != nullptr) unquant[i] = static_cast<T>(ys[i]);
-            out[i] = quantize_to_byte(ys[i] * inv_scale, p.quant);
+            if (unquant != nullptr) unquant[i] = static_cast<T>(fold_max ? prenorm[i] * inv : ys[i]);
+            out[i] = quantize_to_byte(quantised[i] * factor, p.quant);
           }
         }
       }

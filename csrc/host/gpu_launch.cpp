@@ -21,7 +21,7 @@ namespace aiter {
 bool gpu_backend_available() { return true; }
 
 namespace {
-// AITER_LAUNCH_TUNE="short_chunks=2,long_chunks=4,short_threads=256,grid_waves=1,batch_rows=1"
+// AITER_LAUNCH_TUNE="short_chunks=2,long_chunks=4,short_threads=256,grid_waves=1,batch_rows=1,stage_rows=1"
 // overrides the launch policy (read once), for launch sweeps on a new GPU.
 TargetInfo tuned(TargetInfo t) {
   const char* env = std::getenv("AITER_LAUNCH_TUNE");
@@ -38,6 +38,7 @@ TargetInfo tuned(TargetInfo t) {
     else if (key == "short_threads") t.short_row_threads = value;
     else if (key == "grid_waves") t.grid_waves = value;
     else if (key == "batch_rows") t.batch_rows = value;
+    else if (key == "stage_rows") t.stage_rows = value;
     else TORCH_CHECK_VALUE(false, "AITER_LAUNCH_TUNE: unknown key '", key, "'");
   }
   return t;
@@ -53,6 +54,11 @@ void launch_row_norm_gpu(const NormParams& p, const at::Tensor& like, const char
   target.warp_size = prop->warpSize;
   target.sm_count = prop->multiProcessorCount;
   target.max_threads_per_sm = prop->maxThreadsPerMultiProcessor;
+#if defined(USE_ROCM)
+  target.async_copy = 0;
+#else
+  target.async_copy = prop->major >= 8 ? 1 : 0;
+#endif
   const LaunchConfig config = choose_launch(target, p);
   const char* why = unsupported_launch(config, target);
   TORCH_CHECK_VALUE(why == nullptr, aiter::message(op, ": group_size=", p.group_size, ": ", why ? why : ""));

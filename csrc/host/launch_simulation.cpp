@@ -93,6 +93,7 @@ SimulationResult simulate_launch(const NormCall& call, const TargetInfo& target,
   const NormParams& p = pc.params;
   LaunchConfig c = choose_launch(target, p);
   if (blocks_per_sm > 0) set_grid(&c, p.rows, target.sm_count, blocks_per_sm);
+  settle_staging(&c, p.rows);
   r.config = c;
   const int64_t elem = dtype_size(p.dtype);
   r.shape_violations = check_shape(c, target, elem, p.variant);
@@ -101,6 +102,14 @@ SimulationResult simulate_launch(const NormCall& call, const TargetInfo& target,
   // Passes over a streamed row after the prologue (the kernel's re-reads).
   const int rereads = c.chunks == 0 ? streamed_rereads(p.variant, p.group_size) : 0;
 
+  // One chunk of a row's input (either job of a two-job launch).
+  auto read_input = [&](int64_t row, int64_t chunk) {
+    if (row >= p.split_row)
+      rec.touch(p.input_b, p.input_b_rows, r.input_b.reads, row - p.split_row, chunk);
+    else
+      rec.touch(p.input, p.input_rows, r.input.reads, row, chunk);
+  };
+
   // The kernel's loop nest (norm_rows_kernel), access by access.
   for (int64_t block = 0; block < c.grid; ++block) {
     for (int t = 0; t < c.threads; ++t) {
@@ -108,6 +117,17 @@ SimulationResult simulate_launch(const NormCall& call, const TargetInfo& target,
       // (short_rows_batched; one per pass otherwise).
       for (int64_t pass = block; row_group_in_range(c, pass, p.rows); pass += c.grid * c.row_batch)
       for (int b = 0; b < c.row_batch; ++b) {
+        // A staging launch copies the next group's input while on this one
+        // (stage_row_group), and reads a group's input from global memory
+        // itself only for the block's first group.
+        const bool staged = c.stage_rows && pass != block;
+        if (c.stage_rows && row_group_in_range(c, pass + c.grid, p.rows)) {
+          const int64_t next = row_of(c, pass + c.grid, t);
+          if (next < p.rows) {
+            for (int64_t k = 0; k < c.chunks; ++k)
+              if (chunk_in_row(c, chunk_of(c, t, k))) read_input(next, chunk_of(c, t, k));
+          }
+        }
         const int64_t row = row_of(c, pass + b * c.grid, t);
         if (row >= p.rows) continue;  // inactive: joins reductions only
         const bool job_b = row >= p.split_row;
@@ -120,8 +140,8 @@ SimulationResult simulate_launch(const NormCall& call, const TargetInfo& target,
         for (int64_t k = 0; k < chunk_slots(c); ++k) {
           const int64_t chunk = chunk_of(c, t, k);
           if (!chunk_in_row(c, chunk)) continue;
-          // Prologue: load_row_chunk.
-          rec.touch(in, in_rows, in_reads, jrow, chunk);
+          // Prologue: load_row_inputs (or the staged copy).
+          if (!staged) rec.touch(in, in_rows, in_reads, jrow, chunk);
           if (add) {
             rec.touch(p.residual_in, p.residual_in_rows, r.residual_in.reads, row, chunk);
             rec.touch(p.residual_out, p.residual_out_rows, r.residual_out.writes, row, chunk);

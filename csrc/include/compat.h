@@ -112,6 +112,41 @@ __device__ __forceinline__ void compat_prefetch(const void* p) {
 #endif
 }
 
+// Asynchronous 16-byte copies from global to shared memory (sm_80 and
+// later): a block stages its next row group there while it works on the
+// current one, with no register held for the data in flight. Other targets
+// (HIP, older CUDA) have no such copy; their kernels never stage
+// (AITER_ASYNC_COPY 0), and these compile to a plain copy and no-ops.
+#if defined(AITER_CUDA) && (!defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800)
+#define AITER_ASYNC_COPY 1
+#else
+#define AITER_ASYNC_COPY 0
+#endif
+
+__device__ __forceinline__ void compat_copy_async16(void* shared, const void* global) {
+#if AITER_ASYNC_COPY && defined(__CUDA_ARCH__)
+  const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(shared));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(address), "l"(global) : "memory");
+#else
+  *static_cast<uint4*>(shared) = *static_cast<const uint4*>(global);
+#endif
+}
+
+// Closes this thread's copies issued since the last commit into one group.
+__device__ __forceinline__ void compat_copy_async_commit() {
+#if AITER_ASYNC_COPY && defined(__CUDA_ARCH__)
+  asm volatile("cp.async.commit_group;" ::: "memory");
+#endif
+}
+
+// Waits until at most `kPending` of this thread's latest groups are in flight.
+template <int kPending>
+__device__ __forceinline__ void compat_copy_async_wait() {
+#if AITER_ASYNC_COPY && defined(__CUDA_ARCH__)
+  asm volatile("cp.async.wait_group %0;" ::"n"(kPending) : "memory");
+#endif
+}
+
 // Global accesses for data touched once: loads take the read-only
 // (non-coherent) path, safe because an element is only ever written after
 // the same thread has read it (a streamed row's re-read of residual_out goes

@@ -26,6 +26,12 @@ struct TargetInfo {
   // Blocks launched per resident block slot: 1 is a persistent grid (blocks
   // loop over row groups); 0 launches one block per row group.
   int grid_waves = 1;
+  // Multi-wave launches stage each block's next row group in shared memory
+  // (LaunchConfig::stage_rows); 0: never.
+  int stage_rows = 1;
+  // Whether the GPU has asynchronous global -> shared copies (sm_80 and
+  // later; set by the launcher). Without them nothing is staged.
+  int async_copy = 0;
 };
 
 // Register-cached vectors per thread the kernels are instantiated for, and the
@@ -72,6 +78,12 @@ struct LaunchConfig {
   // Decode launches (no more rows than SMs) of long rows that keep their
   // weights out of registers: fetch them into L1 with the row (kernel).
   int prefetch_weights;
+  // 1: each block copies its next row group's input into shared memory
+  // (stage_bytes; variant_stages_rows) while it reduces and stores the
+  // current one. A block holds one group in registers, so otherwise none of
+  // its loads is in flight between groups. 0: every group is loaded when
+  // its turn comes. Set by the launcher where a block takes several groups.
+  int stage_rows;
 };
 
 // Row groups per pass (LaunchConfig::row_batch) where a launch has enough.
@@ -156,6 +168,29 @@ inline int round_up_cached_chunks(int64_t k, int64_t vec_bytes, NormVariant v) {
   return chunks;
 }
 
+// Variants whose kernels stage rows (LaunchConfig::stage_rows): plain
+// RMSNorm and LayerNorm. On the H100 (bf16, T = 8192) staging took the
+// fused add's occupancy (its buffer holds two tensors; 95 -> 92% of copy)
+// and pushed the quantising kernels further past 64 registers (dynamic int8
+// 63 -> 60%).
+AITER_HD constexpr bool variant_stages_rows(NormVariant v) {
+  return !variant_adds(v) && !variant_quantizes(v);
+}
+constexpr int64_t kStaticSharedLimit = 48 * 1024;  // without opting in
+constexpr int64_t kMaxStageBytes = 96 * 1024;
+
+// Shared memory a block needs to stage its next row group (two buffers,
+// the group being read and the one in flight, of the threads' cached input
+// chunks), or 0 where the launch does not stage: variants that do not,
+// streamed rows, vectors other than 16 bytes, the batched short-row path and
+// split decode launches, and buffers above kMaxStageBytes.
+inline int64_t stage_bytes(const LaunchConfig& c, NormVariant v, int64_t vec_bytes) {
+  if (!variant_stages_rows(v) || c.chunks == 0 || vec_bytes != kVectorBytes || c.row_batch != 1 || c.split != 1)
+    return 0;
+  const int64_t bytes = int64_t{2} * c.chunks * c.threads * kVectorBytes;
+  return bytes <= kMaxStageBytes ? bytes : 0;
+}
+
 // Persistent grid: as many blocks as can be resident (blocks loop over row
 // groups) times grid_waves, or fewer when there are fewer row groups; with
 // grid_waves 0, one block per row group. Launchers that know the kernel's
@@ -168,12 +203,19 @@ inline void set_grid(LaunchConfig* c, int64_t rows, int sm_count, int64_t blocks
   if (c->grid < 1) c->grid = 1;
 }
 
+// Staging needs a block to take more than one row group: switched off once
+// the grid is known (launchers and the simulation call this after set_grid).
+inline void settle_staging(LaunchConfig* c, int64_t rows) {
+  if (ceil_div(rows, c->rows_per_block) <= c->grid) c->stage_rows = 0;
+}
+
 inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p) {
   LaunchConfig c;
   c.grid_waves = target.grid_waves;
   c.split = 1;
   c.row_batch = 1;
   c.prefetch_weights = p.rows <= target.sm_count ? 1 : 0;
+  c.stage_rows = 0;
   c.vec = pick_vector_width(p);
   c.chunks_per_row = p.hidden / c.vec;
   const int64_t vec_bytes = c.vec * dtype_size(p.dtype);
@@ -211,12 +253,18 @@ inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p)
                       ? static_cast<int>(p.group_size / c.vec)
                       : 0;
   const int64_t blocks_per_sm = target.max_threads_per_sm / c.threads;
-  // Short rows carry a loop and reduction per 16-byte chunk: with plenty of
-  // row groups, batch them (same per-row arithmetic, so batch-invariant).
-  // Plain RMSNorm only: the fused add's extra pointers spilled (64
-  // registers under the 1024-thread bound of one-vector kernels), as did
-  // batches of 3 and 4.
-  if (target.batch_rows && p.variant == NormVariant::kRms && c.chunks == 1 && c.lanes <= warp &&
+  // Staging (stage_rows) keeps the next row group's loads in flight; the
+  // launcher switches it off again for single-wave launches, knowing the
+  // kernel's occupancy with the buffer.
+  const bool stages = target.async_copy && target.stage_rows && stage_bytes(c, p.variant, vec_bytes) > 0;
+  c.stage_rows = stages ? 1 : 0;
+  // Where nothing is staged, short rows (a loop and reduction per 16-byte
+  // chunk) with plenty of row groups are batched instead (same per-row
+  // arithmetic, so batch-invariant; staging was 1-3% faster on the H100's
+  // Q/K-norm cases). Plain RMSNorm only: the fused add's extra pointers
+  // spilled (64 registers under the 1024-thread bound of one-vector
+  // kernels), as did batches of 3 and 4.
+  if (!stages && target.batch_rows && p.variant == NormVariant::kRms && c.chunks == 1 && c.lanes <= warp &&
       ceil_div(p.rows, c.rows_per_block) >= int64_t{kRowBatch} * target.sm_count * blocks_per_sm)
     c.row_batch = kRowBatch;
   set_grid(&c, p.rows, target.sm_count, blocks_per_sm);

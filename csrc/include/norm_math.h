@@ -53,6 +53,11 @@ AITER_HD float prenorm_element(float x, float w, int gemma) { return x * (gemma 
 AITER_HD float folded_row_scale(float prenorm_amax, float inv, float qmax) {
   return dynamic_scale(prenorm_amax * inv, qmax);
 }
+// With the max folded, what is quantised is x * gain [* xscale] times this
+// factor (y * inverse_scale up to rounding): one multiply per element where
+// y * inv, * gain, * inverse_scale took three. out_before_quant is then
+// x * gain [* xscale] * inv.
+AITER_HD float folded_quant_factor(float inv, float inv_scale) { return inv * inv_scale; }
 
 // fmaxf ignores a NaN operand, so a NaN |v| is ignored; on the GPU this is
 // one max instruction with an |abs| operand.

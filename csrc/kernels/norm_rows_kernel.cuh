@@ -32,24 +32,39 @@ struct MaxOp {
   __device__ __forceinline__ float operator()(float a, float b) const { return fmaxf(a, b); }
 };
 
+// A row's sum of squares and folded quant max, reduced together: one
+// barrier, and the two shuffle chains overlap.
+struct SumMax {
+  float sum;
+  float max;
+};
+struct SumMaxOp {
+  __device__ __forceinline__ SumMax operator()(SumMax a, SumMax b) const { return {a.sum + b.sum, fmaxf(a.max, b.max)}; }
+};
+
+__device__ __forceinline__ float shfl_xor_value(float v, int m, int width) { return compat_shfl_xor(v, m, width); }
+__device__ __forceinline__ SumMax shfl_xor_value(SumMax v, int m, int width) {
+  return {compat_shfl_xor(v.sum, m, width), compat_shfl_xor(v.max, m, width)};
+}
+
 // Reduction over the `width` lanes of a sub-group (width <= warp).
-template <typename Op>
-__device__ __forceinline__ float group_reduce(float v, int width, Op op) {
-  for (int m = width >> 1; m > 0; m >>= 1) v = op(v, compat_shfl_xor(v, m, width));
+template <typename V, typename Op>
+__device__ __forceinline__ V group_reduce(V v, int width, Op op) {
+  for (int m = width >> 1; m > 0; m >>= 1) v = op(v, shfl_xor_value(v, m, width));
   return v;
 }
 
 // Reduction over the first `lanes` threads of the block (one row per block;
 // every thread calls it and gets the result). `parity` alternates the
 // scratch buffer so one barrier per reduction suffices.
-template <typename Op>
-__device__ __forceinline__ float block_reduce(float v, float (*scratch)[AITER_MAX_BLOCK_THREADS / AITER_DEVICE_WARP],
-                                              int& parity, int lanes, Op op) {
+template <typename V, typename Op>
+__device__ __forceinline__ V block_reduce(V v, V (*scratch)[AITER_MAX_BLOCK_THREADS / AITER_DEVICE_WARP], int& parity,
+                                          int lanes, Op op) {
   v = group_reduce(v, AITER_DEVICE_WARP, op);
   const int warp_id = threadIdx.x / AITER_DEVICE_WARP;
   if (threadIdx.x % AITER_DEVICE_WARP == 0) scratch[parity][warp_id] = v;
   __syncthreads();
-  float total = scratch[parity][0];
+  V total = scratch[parity][0];
   const int warps = lanes / AITER_DEVICE_WARP;
   for (int i = 1; i < warps; ++i) total = op(total, scratch[parity][i]);
   parity ^= 1;
@@ -158,13 +173,62 @@ __device__ __forceinline__ RowPointers<T> row_pointers(const NormParams& p, int6
   return r;
 }
 
+// The row tensors one chunk of the prologue reads: input, and residual_in
+// when adding (from global memory, or from a block's staging buffer).
+template <typename T, int VEC>
+struct RowInputs {
+  Vec<T, VEC> input;
+  Vec<T, VEC> residual;
+};
+
+template <typename T, int VEC, NormVariant VARIANT>
+__device__ __forceinline__ RowInputs<T, VEC> load_row_inputs(const RowPointers<T>& r, int64_t chunk) {
+  RowInputs<T, VEC> in;
+  in.input = load_vec<T, VEC>(r.input, chunk * VEC);
+  if constexpr (variant_adds(VARIANT)) in.residual = load_vec<T, VEC>(r.residual_in, chunk * VEC);
+  return in;
+}
+
+// A block's staging buffer (LaunchConfig::stage_rows; variants without the
+// residual add): per buffer and chunk slot, one 16-byte vector of input per
+// thread, so each thread reads back only what it copied (no barrier) and
+// neighbours hit distinct banks.
+template <int CACHED>
+__device__ __forceinline__ uint4* staged_vector(uint4* stage, int buffer, int k) {
+  return stage + (buffer * CACHED + k) * static_cast<int>(blockDim.x) + threadIdx.x;
+}
+
+// Starts copying this thread's chunks of row group `group` into `buffer`.
+template <typename T, int VEC, int CACHED, NormVariant VARIANT>
+__device__ __forceinline__ void stage_row_group(const NormParams& p, const LaunchConfig& c, int64_t group,
+                                                uint4* stage, int buffer) {
+  static_assert(variant_stages_rows(VARIANT), "staging holds input only");
+  const int64_t row = row_of(c, group, threadIdx.x);
+  if (row >= p.rows) return;
+  const RowPointers<T> r = row_pointers<T, VARIANT>(p, row);
+#pragma unroll
+  for (int k = 0; k < CACHED; ++k) {
+    const int64_t chunk = chunk_of(c, threadIdx.x, k);
+    if (chunk_in_row(c, chunk)) compat_copy_async16(staged_vector<CACHED>(stage, buffer, k), r.input + chunk * VEC);
+  }
+}
+
+template <typename T, int VEC, int CACHED>
+__device__ __forceinline__ RowInputs<T, VEC> read_staged_inputs(uint4* stage, int buffer, int k) {
+  static_assert(sizeof(Vec<T, VEC>) == sizeof(uint4), "staging holds 16-byte vectors");
+  RowInputs<T, VEC> in;
+  const uint4 a = *staged_vector<CACHED>(stage, buffer, k);
+  in.input = *reinterpret_cast<const Vec<T, VEC>*>(&a);
+  return in;
+}
+
 // Prologue: the row values the norm is taken over, for one chunk: input
 // [+ x_bias] [+ residual_in], rounded to T once when anything was added. The
 // fused add also stores them to residual_out (STORE; the first pass only).
 template <typename T, int VEC, NormVariant VARIANT, bool STORE>
-__device__ __forceinline__ Vec<T, VEC> load_row_chunk(const NormParams& p, const RowPointers<T>& r,
-                                                      int64_t chunk) {
-  Vec<T, VEC> x = load_vec<T, VEC>(r.input, chunk * VEC);
+__device__ __forceinline__ Vec<T, VEC> combine_row_chunk(const NormParams& p, const RowPointers<T>& r,
+                                                         int64_t chunk, const RowInputs<T, VEC>& in) {
+  Vec<T, VEC> x = in.input;
   const bool xb = variant_centers(VARIANT) && p.x_bias != nullptr;
   if (variant_adds(VARIANT) || xb) {
     float f[VEC];
@@ -176,15 +240,20 @@ __device__ __forceinline__ Vec<T, VEC> load_row_chunk(const NormParams& p, const
       for (int i = 0; i < VEC; ++i) f[i] += to_float(b.v[i]);
     }
     if constexpr (variant_adds(VARIANT)) {
-      const Vec<T, VEC> res = load_vec<T, VEC>(r.residual_in, chunk * VEC);
 #pragma unroll
-      for (int i = 0; i < VEC; ++i) f[i] += to_float(res.v[i]);
+      for (int i = 0; i < VEC; ++i) f[i] += to_float(in.residual.v[i]);
     }
 #pragma unroll
     for (int i = 0; i < VEC; ++i) x.v[i] = from_float<T>(f[i]);
     if constexpr (variant_adds(VARIANT) && STORE) store_vec<T, VEC>(r.residual_out, chunk * VEC, x);
   }
   return x;
+}
+
+template <typename T, int VEC, NormVariant VARIANT, bool STORE>
+__device__ __forceinline__ Vec<T, VEC> load_row_chunk(const NormParams& p, const RowPointers<T>& r,
+                                                      int64_t chunk) {
+  return combine_row_chunk<T, VEC, VARIANT, STORE>(p, r, chunk, load_row_inputs<T, VEC, VARIANT>(r, chunk));
 }
 
 // Where a later pass over a streamed row re-reads its values from.
@@ -270,16 +339,20 @@ __device__ __forceinline__ float chunk_abs_max(const float (&y)[VEC]) {
   return m;
 }
 
-// max |x * gain [* xscale]| over one chunk: the first-pass part of a folded
-// per-row quant max (norm_math.h, folded_row_scale).
+// x * gain [* xscale] for one chunk: what a folded per-row quant max is
+// taken over in the first pass, and what the store pass quantises
+// (norm_math.h, folded_row_scale and folded_quant_factor).
 template <typename T, int VEC>
-__device__ __forceinline__ float prenorm_chunk_abs_max(const NormParams& p, int64_t chunk, const Vec<T, VEC>& x,
-                                                       const Vec<T, VEC>& w) {
-  float y[VEC];
+__device__ __forceinline__ void prenorm_chunk(const NormParams& p, int64_t chunk, const Vec<T, VEC>& x,
+                                              const Vec<T, VEC>& w, float (&v)[VEC]) {
+  if (!p.gemma) {  // the common case, without per-element selects
 #pragma unroll
-  for (int i = 0; i < VEC; ++i) y[i] = prenorm_element(to_float(x.v[i]), to_float(w.v[i]), p.gemma);
-  apply_xscale<VEC>(p, chunk, y);
-  return chunk_abs_max<VEC>(y);
+    for (int i = 0; i < VEC; ++i) v[i] = prenorm_element(to_float(x.v[i]), to_float(w.v[i]), 0);
+  } else {
+#pragma unroll
+    for (int i = 0; i < VEC; ++i) v[i] = prenorm_element(to_float(x.v[i]), to_float(w.v[i]), 1);
+  }
+  apply_xscale<VEC>(p, chunk, v);
 }
 
 // Epilogue without quantisation: round to T and store.
@@ -314,27 +387,27 @@ __device__ __forceinline__ Vec<uint8_t, VEC> encode_values(const float (&v)[VEC]
   return q;
 }
 
-// Quantised bytes of one chunk of y * inv_scale in format Q.
-template <QuantType Q, int VEC>
-__device__ __forceinline__ Vec<uint8_t, VEC> encode_chunk(const float (&y)[VEC], float inv_scale) {
-  float v[VEC];
+// Quantising epilogue: the optional out_before_quant, y = v * factor rounded
+// to T (factor 1 where v is y, inv_rms where the row max folded)...
+template <typename T, int VEC>
+__device__ __forceinline__ void store_unquantized(const RowPointers<T>& r, int64_t chunk, const float (&v)[VEC],
+                                                  float factor) {
+  Vec<T, VEC> u;
 #pragma unroll
-  for (int i = 0; i < VEC; ++i) v[i] = y[i] * inv_scale;
-  return encode_values<Q, VEC>(v);
+  for (int i = 0; i < VEC; ++i) u.v[i] = from_float<T>(v[i] * factor);
+  store_vec<T, VEC>(r.unquant, chunk * VEC, u);
 }
 
-// Quantising epilogue: optional out_before_quant (y rounded to T), then the
-// quantised bytes of y * inv_scale in the kernel's format Q.
+// ... and the bytes of v * factor in the kernel's format Q (v is y and the
+// factor 1 / scale, or for a folded row max, v is x * gain [* xscale] and the
+// factor inv_rms / scale).
 template <typename T, int VEC, QuantType Q>
-__device__ __forceinline__ void store_quantized(const RowPointers<T>& r, int64_t chunk, const float (&y)[VEC],
-                                                float inv_scale) {
-  if (r.unquant != nullptr) {
-    Vec<T, VEC> u;
+__device__ __forceinline__ void store_quantized(const RowPointers<T>& r, int64_t chunk, const float (&v)[VEC],
+                                                float factor) {
+  float scaled[VEC];
 #pragma unroll
-    for (int i = 0; i < VEC; ++i) u.v[i] = from_float<T>(y[i]);
-    store_vec<T, VEC>(r.unquant, chunk * VEC, u);
-  }
-  store_vec<uint8_t, VEC>(static_cast<uint8_t*>(r.out), chunk * VEC, encode_chunk<Q, VEC>(y, inv_scale));
+  for (int i = 0; i < VEC; ++i) scaled[i] = v[i] * factor;
+  store_vec<uint8_t, VEC>(static_cast<uint8_t*>(r.out), chunk * VEC, encode_values<Q, VEC>(scaled));
 }
 
 // Short rows (one vector per thread) of plain RMSNorm, kBatch
@@ -389,7 +462,9 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
   // Not for streamed rows (CACHED 0): there the fold pushed gfx90a's fp32
   // fused-add kernels past their SGPRs, and the max pass re-reads anyway.
   constexpr bool kFoldableMax = kQuant && !kLayer && !kGroupScales && CACHED > 0;
-  const bool fold_max = kFoldableMax; // TMP
+  // model_sensitive rounds x * inv before the gain: its max is not a
+  // multiple of the first pass's, so it keeps the max pass.
+  const bool fold_max = kFoldableMax && !p.model_sensitive;
   if constexpr (CACHED == 1 && VARIANT == NormVariant::kRms) {
     if (c.row_batch == kRowBatch) {
       short_rows_batched<T, VEC, VARIANT, kRowBatch>(p, c);
@@ -397,6 +472,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
     }
   }
   __shared__ float scratch[2][AITER_MAX_BLOCK_THREADS / AITER_DEVICE_WARP];
+  __shared__ SumMax pair_scratch[kFoldableMax ? 2 : 1][AITER_MAX_BLOCK_THREADS / AITER_DEVICE_WARP];
   int parity = 0;
   const int t = threadIdx.x;
   const bool whole_block = c.lanes > AITER_DEVICE_WARP;
@@ -410,6 +486,13 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
     if (CACHED == 1 && c.split > 1)
       return block_reduce(split_partials(v, split_buffer, c), scratch, parity, c.lanes / c.split, SumOp());
     return row_reduce(v, SumOp());
+  };
+  // The folded quant max with the sum (a split launch's sums take their own
+  // path above; the max's order does not matter).
+  auto row_sum_and_max = [&](float sum, float max) -> SumMax {
+    if (CACHED == 1 && c.split > 1) return {row_sum(sum), row_reduce(max, MaxOp())};
+    const SumMax v{sum, max};
+    return whole_block ? block_reduce(v, pair_scratch, parity, c.lanes, SumMaxOp()) : group_reduce(v, c.lanes, SumMaxOp());
   };
   // Chunk slots this thread walks: the register cache (unrolled), or enough
   // to cover a streamed row. Uniform across the block.
@@ -425,10 +508,31 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
   Vec<T, VEC> w[kHoistWeight ? CACHED : 1];
   int hoisted_job = -1;
 
+  // Staging (LaunchConfig::stage_rows): while a block works on one row
+  // group, its next group's inputs are copied into shared memory; `buffer`
+  // is where the current group's copies went (none for the first group).
+  constexpr bool kStageable = AITER_ASYNC_COPY && CACHED > 0 && VEC * sizeof(T) == kVectorBytes &&
+                              variant_stages_rows(VARIANT);
+  const bool staging = kStageable && c.stage_rows;
+  extern __shared__ uint4 stage[];
+  int buffer = 0;
+  bool current_staged = false;
+
   for (int64_t group = blockIdx.x; row_group_in_range(c, group, p.rows); group += c.grid) {
     const int64_t row = row_of(c, group, t);
     const bool active = row < p.rows;
     const RowPointers<T> ptrs = row_pointers<T, VARIANT>(p, active ? row : 0);
+    bool next_staged = false;
+    if constexpr (kStageable) {
+      if (staging) {
+        // One commit per group, empty or not, so waiting for all but the
+        // latest group always means the current group's copies have landed.
+        next_staged = row_group_in_range(c, group + c.grid, p.rows);
+        if (next_staged) stage_row_group<T, VEC, CACHED, VARIANT>(p, c, group + c.grid, stage, buffer ^ 1);
+        compat_copy_async_commit();
+        compat_copy_async_wait<1>();
+      }
+    }
     if constexpr (kHoistWeight) {
       if (ptrs.job != hoisted_job) {
 #pragma unroll
@@ -476,14 +580,30 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
     for (int64_t k = 0; k < slots; ++k) {
       const int64_t chunk = chunk_of(c, t, k);
       if (active && chunk_in_row(c, chunk)) {
-        const Vec<T, VEC> v = load_row_chunk<T, VEC, VARIANT, true>(p, ptrs, chunk);
+        RowInputs<T, VEC> in;
+        if constexpr (kStageable) {
+          if (current_staged) in = read_staged_inputs<T, VEC, CACHED>(stage, buffer, static_cast<int>(k));
+          else in = load_row_inputs<T, VEC, VARIANT>(ptrs, chunk);
+        } else {
+          in = load_row_inputs<T, VEC, VARIANT>(ptrs, chunk);
+        }
+        const Vec<T, VEC> v = combine_row_chunk<T, VEC, VARIANT, true>(p, ptrs, chunk, in);
         if constexpr (CACHED > 0) x[k] = v;
         s += first_moment<T, VEC, kLayer>(v);
-        if (kFoldableMax && fold_max)
-          prenorm_max = fmaxf(prenorm_max, prenorm_chunk_abs_max<T, VEC>(p, chunk, v, weight_of(k, chunk)));
+        if (fold_max) {
+          float pre[VEC];
+          prenorm_chunk<T, VEC>(p, chunk, v, weight_of(k, chunk), pre);
+          prenorm_max = fmaxf(prenorm_max, chunk_abs_max<VEC>(pre));
+        }
       }
     }
-    s = row_sum(s);
+    if constexpr (kFoldableMax) {
+      const SumMax r = row_sum_and_max(s, prenorm_max);
+      s = r.sum;
+      prenorm_max = r.max;
+    } else {
+      s = row_sum(s);
+    }
     float mean = 0.f;
     if constexpr (kLayer) {
       // Pass 2 (LayerNorm): squared deviations from the mean, so the variance
@@ -511,13 +631,14 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
       }
     } else if constexpr (!kGroupScales) {
       // Per-row scale: from the first pass's max where it folds, else from a
-      // max pass over recomputed y (LayerNorm, model_sensitive); then the
-      // store pass recomputes y. Keeping y in registers instead (VEC *
-      // CACHED floats) was equal for per-row scales and cost the per-group
-      // path 14% through the higher register count (H100, bf16 h4096).
+      // max pass over recomputed y (LayerNorm, model_sensitive, streamed
+      // rows); then the store pass recomputes what it quantises. Keeping y in
+      // registers instead (VEC * CACHED floats) was equal for per-row scales
+      // and cost the per-group path 14% through the higher register count
+      // (H100, bf16 h4096).
       float scale;
-      if (kFoldableMax && fold_max) {
-        scale = folded_row_scale(row_reduce(prenorm_max, MaxOp()), inv, p.qmax);
+      if (fold_max) {
+        scale = folded_row_scale(prenorm_max, inv, p.qmax);
       } else {
         float amax = 0.f;
 #pragma unroll kUnroll
@@ -537,9 +658,16 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
       for (int64_t k = 0; k < slots; ++k) {
         const int64_t chunk = chunk_of(c, t, k);
         if (active && chunk_in_row(c, chunk)) {
-          float y[VEC];
-          normed_chunk<T, VEC, VARIANT>(p, ptrs, chunk, AITER_ROW_CHUNK(k, chunk), weight_of(k, chunk), mean, inv, y);
-          store_quantized<T, VEC, kFormat>(ptrs, chunk, y, inv_scale);
+          float v[VEC];
+          if (fold_max) {
+            prenorm_chunk<T, VEC>(p, chunk, AITER_ROW_CHUNK(k, chunk), weight_of(k, chunk), v);
+            if (ptrs.unquant != nullptr) store_unquantized<T, VEC>(ptrs, chunk, v, inv);
+            store_quantized<T, VEC, kFormat>(ptrs, chunk, v, folded_quant_factor(inv, inv_scale));
+          } else {
+            normed_chunk<T, VEC, VARIANT>(p, ptrs, chunk, AITER_ROW_CHUNK(k, chunk), weight_of(k, chunk), mean, inv, v);
+            if (ptrs.unquant != nullptr) store_unquantized<T, VEC>(ptrs, chunk, v, 1.f);
+            store_quantized<T, VEC, kFormat>(ptrs, chunk, v, inv_scale);
+          }
         }
       }
     } else {
@@ -562,33 +690,39 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
         if (here) {
           const float scale = dynamic_scale(amax, p.qmax);
           if ((chunk & (c.group_lanes - 1)) == 0) ptrs.yscale[(chunk >> group_shift) * p.yscale_group_stride] = scale;
+          if (ptrs.unquant != nullptr) store_unquantized<T, VEC>(ptrs, chunk, y, 1.f);
           store_quantized<T, VEC, kFormat>(ptrs, chunk, y, inverse_scale(scale));
         }
       }
     }
 #undef AITER_ROW_CHUNK
+    buffer ^= 1;
+    current_staged = next_staged;
   }
 }
 
-// Resident blocks per SM of one kernel instantiation at a block size, asked
-// once per (instantiation, power-of-two block size) and cached (one GPU model
-// per process). The cache is per instantiation: kernels differ in registers
-// (one shared cache sized grids from another kernel's occupancy).
+// Resident blocks per SM of one kernel instantiation at a block size, with
+// or without its staging buffer (whose size follows from the two), asked
+// once per (instantiation, power-of-two block size, staging) and cached (one
+// GPU model per process). The cache is per instantiation: kernels differ in
+// registers (one shared cache sized grids from another kernel's occupancy).
 template <typename T, int VEC, int CACHED, NormVariant VARIANT>
-int resident_blocks_per_sm(int threads) {
-  static int cache[11] = {0};
+int resident_blocks_per_sm(int threads, int64_t shared_bytes) {
+  static int cache[2][11] = {};
   int slot = 0;
   while ((1 << slot) < threads && slot < 10) ++slot;
-  int blocks = __atomic_load_n(&cache[slot], __ATOMIC_RELAXED);
+  int* cached = &cache[shared_bytes > 0 ? 1 : 0][slot];
+  int blocks = __atomic_load_n(cached, __ATOMIC_RELAXED);
   if (blocks == 0) {
     const auto kernel = norm_rows_kernel<T, VEC, CACHED, VARIANT>;
+    const size_t bytes = static_cast<size_t>(shared_bytes);
 #if defined(AITER_HIP)
-    if (hipOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, threads, 0) != hipSuccess) blocks = 1;
+    if (hipOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, threads, bytes) != hipSuccess) blocks = 1;
 #else
-    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, threads, 0) != cudaSuccess) blocks = 1;
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, threads, bytes) != cudaSuccess) blocks = 1;
 #endif
     if (blocks < 1) blocks = 1;
-    __atomic_store_n(&cache[slot], blocks, __ATOMIC_RELAXED);
+    __atomic_store_n(cached, blocks, __ATOMIC_RELAXED);
   }
   return blocks;
 }
@@ -597,8 +731,22 @@ int resident_blocks_per_sm(int threads) {
 template <typename T, int VEC, int CACHED, NormVariant VARIANT>
 int launch_cached(const NormParams& p, LaunchConfig c, int sm_count, compat_stream_t stream) {
   if constexpr (CACHED <= kMaxCachedChunks && CACHED * VEC * sizeof(T) <= max_cached_bytes(VARIANT)) {
-    set_grid(&c, p.rows, sm_count, resident_blocks_per_sm<T, VEC, CACHED, VARIANT>(c.threads));
-    norm_rows_kernel<T, VEC, CACHED, VARIANT><<<dim3(static_cast<unsigned>(c.grid)), dim3(c.threads), 0, stream>>>(p, c);
+    int64_t shared = AITER_ASYNC_COPY && c.stage_rows ? stage_bytes(c, VARIANT, VEC * sizeof(T)) : 0;
+#if AITER_ASYNC_COPY
+    if (shared > kStaticSharedLimit) {
+      // Above 48 KiB a kernel must opt in (once per instantiation).
+      static const bool opted_in = cudaFuncSetAttribute(norm_rows_kernel<T, VEC, CACHED, VARIANT>,
+                                                        cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                        static_cast<int>(kMaxStageBytes)) == cudaSuccess;
+      if (!opted_in) shared = 0;
+    }
+#endif
+    set_grid(&c, p.rows, sm_count, resident_blocks_per_sm<T, VEC, CACHED, VARIANT>(c.threads, shared));
+    if (shared == 0) c.stage_rows = 0;
+    settle_staging(&c, p.rows);
+    if (!c.stage_rows) shared = 0;
+    norm_rows_kernel<T, VEC, CACHED, VARIANT>
+        <<<dim3(static_cast<unsigned>(c.grid)), dim3(c.threads), static_cast<size_t>(shared), stream>>>(p, c);
     return 0;
   } else {
     return -1;
