@@ -275,9 +275,10 @@ def test_staged_launches_touch_each_element_once(layout, hidden):
     """With asynchronous copies, multi-wave plain RMSNorm launches copy each
     block's next row group into shared memory while on the current one
     (stage_rows) instead of batching short rows: every element is still read
-    and written exactly once. Single-wave launches (nothing to stage), the
-    fused add and the quantising variants do not stage."""
-    def run(n, add=False, quant=False, async_copy=True):
+    and written exactly once. Single-wave launches (nothing to stage) and
+    the fused add do not stage; RMSNorm quant with two or more vectors per
+    thread always does (its row lives in the buffer)."""
+    def run(n, add=False, quant=False, async_copy=True, blocks_per_sm=1):
         x = view(ZERO_COPY_LAYOUTS[layout], n, hidden)
         out = view(OUTPUT_LAYOUT_FOR[layout], n, hidden, torch.int8 if quant else x.dtype)
         r = r_out = None
@@ -285,7 +286,7 @@ def test_staged_launches_touch_each_element_once(layout, hidden):
             r, r_out = view(OUTPUT_LAYOUT_FOR[layout], n, hidden), view(OUTPUT_LAYOUT_FOR[layout], n, hidden)
         yscale = torch.zeros(x.shape[:-1]) if quant else None
         sim = _C.simulate_launch(out, x, torch.zeros(hidden, dtype=x.dtype), r, r_out, warp_size=32,
-                                 sm_count=2, max_threads_per_sm=2048, blocks_per_sm=1, yscale=yscale,
+                                 sm_count=2, max_threads_per_sm=2048, blocks_per_sm=blocks_per_sm, yscale=yscale,
                                  async_copy=async_copy)
         assert_clean(sim)
         assert torch.equal(sim["input"]["reads"], expected_counts(x))
@@ -301,4 +302,15 @@ def test_staged_launches_touch_each_element_once(layout, hidden):
     if -(-rows // few["rows_per_block"]) <= few["grid"]:
         assert few["stage_rows"] == 0
     assert run(300, add=True)["stage_rows"] == 0
-    assert run(300, quant=True)["stage_rows"] == 0
+    # RMSNorm-quant kernels holding two or more vectors per thread keep their
+    # row in the staging buffer: they stage every launch, a single wave
+    # included; one-vector (short-row) quant kernels never stage.
+    quant = run(300, quant=True)
+    in_shared = quant["vec"] > 1 and quant["chunks"] >= 2 and quant["split"] == 1
+    assert quant["stage_rows"] == int(in_shared)
+    # More rows than SMs (no decode split), one row group per block.
+    single = run(3, quant=True, blocks_per_sm=0)
+    rows = view(ZERO_COPY_LAYOUTS[layout], 3, hidden).numel() // hidden
+    if single["chunks"] >= 2 and single["vec"] > 1 and -(-rows // single["rows_per_block"]) <= single["grid"]:
+        assert single["stage_rows"] == 1
+    assert run(300, quant=True, async_copy=False)["stage_rows"] == 0

@@ -93,7 +93,7 @@ SimulationResult simulate_launch(const NormCall& call, const TargetInfo& target,
   const NormParams& p = pc.params;
   LaunchConfig c = choose_launch(target, p);
   if (blocks_per_sm > 0) set_grid(&c, p.rows, target.sm_count, blocks_per_sm);
-  settle_staging(&c, p.rows);
+  settle_staging(&c, p.rows, p.variant);
   r.config = c;
   const int64_t elem = dtype_size(p.dtype);
   r.shape_violations = check_shape(c, target, elem, p.variant);

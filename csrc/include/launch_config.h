@@ -170,14 +170,24 @@ inline int round_up_cached_chunks(int64_t k, int64_t vec_bytes, NormVariant v) {
 
 // Variants whose kernels stage rows (LaunchConfig::stage_rows): plain
 // RMSNorm and LayerNorm. On the H100 (bf16, T = 8192) staging took the
-// fused add's occupancy (its buffer holds two tensors; 95 -> 92% of copy)
-// and pushed the quantising kernels further past 64 registers (dynamic int8
-// 63 -> 60%).
+// fused add's occupancy (its buffer would hold two tensors; 95 -> 92% of
+// copy) and, on top of their register cache, pushed the quantising kernels
+// further past 64 registers (dynamic int8 63 -> 60%).
 AITER_HD constexpr bool variant_stages_rows(NormVariant v) {
   return !variant_adds(v) && !variant_quantizes(v);
 }
+
+// RMSNorm-quant kernels without the residual add that hold two or more
+// vectors per thread read their row from the staging buffer in both passes
+// instead of caching it in registers, and stage every row group, single-wave
+// launches included (H100, bf16 h4096, T = 8192: dynamic int8 61 -> 68% of
+// copy, per-group fp8 57 -> 63%). Short rows (one vector per thread, not
+// short of registers) lost 4-5% that way and keep their registers.
+AITER_HD constexpr bool keeps_row_in_shared(NormVariant v, int chunks) {
+  return variant_quantizes(v) && !variant_centers(v) && !variant_adds(v) && chunks >= 2;
+}
 constexpr int64_t kStaticSharedLimit = 48 * 1024;  // without opting in
-constexpr int64_t kMaxStageBytes = 96 * 1024;
+constexpr int64_t kMaxStageBytes = 128 * 1024;
 
 // Shared memory a block needs to stage its next row group (two buffers,
 // the group being read and the one in flight, of the threads' cached input
@@ -185,7 +195,8 @@ constexpr int64_t kMaxStageBytes = 96 * 1024;
 // streamed rows, vectors other than 16 bytes, the batched short-row path and
 // split decode launches, and buffers above kMaxStageBytes.
 inline int64_t stage_bytes(const LaunchConfig& c, NormVariant v, int64_t vec_bytes) {
-  if (!variant_stages_rows(v) || c.chunks == 0 || vec_bytes != kVectorBytes || c.row_batch != 1 || c.split != 1)
+  if (!(variant_stages_rows(v) || keeps_row_in_shared(v, c.chunks)) || c.chunks == 0 ||
+      vec_bytes != kVectorBytes || c.row_batch != 1 || c.split != 1)
     return 0;
   const int64_t bytes = int64_t{2} * c.chunks * c.threads * kVectorBytes;
   return bytes <= kMaxStageBytes ? bytes : 0;
@@ -203,10 +214,11 @@ inline void set_grid(LaunchConfig* c, int64_t rows, int sm_count, int64_t blocks
   if (c->grid < 1) c->grid = 1;
 }
 
-// Staging needs a block to take more than one row group: switched off once
-// the grid is known (launchers and the simulation call this after set_grid).
-inline void settle_staging(LaunchConfig* c, int64_t rows) {
-  if (ceil_div(rows, c->rows_per_block) <= c->grid) c->stage_rows = 0;
+// Staging needs a block to take more than one row group (but for rows kept
+// in shared memory): switched off once the grid is known (launchers and the
+// simulation call this after set_grid).
+inline void settle_staging(LaunchConfig* c, int64_t rows, NormVariant v) {
+  if (!keeps_row_in_shared(v, c->chunks) && ceil_div(rows, c->rows_per_block) <= c->grid) c->stage_rows = 0;
 }
 
 inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p) {
@@ -256,7 +268,8 @@ inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p)
   // Staging (stage_rows) keeps the next row group's loads in flight; the
   // launcher switches it off again for single-wave launches, knowing the
   // kernel's occupancy with the buffer.
-  const bool stages = target.async_copy && target.stage_rows && stage_bytes(c, p.variant, vec_bytes) > 0;
+  const bool stages = target.async_copy && (target.stage_rows || keeps_row_in_shared(p.variant, c.chunks)) &&
+                      stage_bytes(c, p.variant, vec_bytes) > 0;
   c.stage_rows = stages ? 1 : 0;
   // Where nothing is staged, short rows (a loop and reduction per 16-byte
   // chunk) with plenty of row groups are batched instead (same per-row

@@ -202,7 +202,7 @@ __device__ __forceinline__ uint4* staged_vector(uint4* stage, int buffer, int k)
 template <typename T, int VEC, int CACHED, NormVariant VARIANT>
 __device__ __forceinline__ void stage_row_group(const NormParams& p, const LaunchConfig& c, int64_t group,
                                                 uint4* stage, int buffer) {
-  static_assert(variant_stages_rows(VARIANT), "staging holds input only");
+  static_assert(!variant_adds(VARIANT), "staging holds input only");
   const int64_t row = row_of(c, group, threadIdx.x);
   if (row >= p.rows) return;
   const RowPointers<T> r = row_pointers<T, VARIANT>(p, row);
@@ -220,6 +220,14 @@ __device__ __forceinline__ RowInputs<T, VEC> read_staged_inputs(uint4* stage, in
   const uint4 a = *staged_vector<CACHED>(stage, buffer, k);
   in.input = *reinterpret_cast<const Vec<T, VEC>*>(&a);
   return in;
+}
+
+// A row chunk of a kernel that keeps its row in the staging buffer (only
+// instantiated for those: callers pick it with a constant condition).
+template <bool kInShared, typename T, int VEC, int CACHED>
+__device__ __forceinline__ Vec<T, VEC> staged_row_chunk(uint4* stage, int buffer, int k) {
+  if constexpr (kInShared) return read_staged_inputs<T, VEC, CACHED>(stage, buffer, k).input;
+  else return Vec<T, VEC>{};
 }
 
 // Prologue: the row values the norm is taken over, for one chunk: input
@@ -511,12 +519,21 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
   // Staging (LaunchConfig::stage_rows): while a block works on one row
   // group, its next group's inputs are copied into shared memory; `buffer`
   // is where the current group's copies went (none for the first group).
-  constexpr bool kStageable = AITER_ASYNC_COPY && CACHED > 0 && VEC * sizeof(T) == kVectorBytes &&
-                              variant_stages_rows(VARIANT);
-  const bool staging = kStageable && c.stage_rows;
+  // RMSNorm-quant kernels stage every group, the first included, and read
+  // their row from the buffer in both passes (keeps_row_in_shared).
+  constexpr bool kRowInShared =
+      AITER_ASYNC_COPY && VEC * sizeof(T) == kVectorBytes && keeps_row_in_shared(VARIANT, CACHED);
+  constexpr bool kStageable = kRowInShared || (AITER_ASYNC_COPY && CACHED > 0 && VEC * sizeof(T) == kVectorBytes &&
+                                               variant_stages_rows(VARIANT));
+  const bool staging = kStageable && (kRowInShared || c.stage_rows);
   extern __shared__ uint4 stage[];
   int buffer = 0;
   bool current_staged = false;
+  if constexpr (kRowInShared) {
+    stage_row_group<T, VEC, CACHED, VARIANT>(p, c, blockIdx.x, stage, 0);
+    compat_copy_async_commit();
+    current_staged = true;
+  }
 
   for (int64_t group = blockIdx.x; row_group_in_range(c, group, p.rows); group += c.grid) {
     const int64_t row = row_of(c, group, t);
@@ -566,11 +583,13 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
       if constexpr (kHoistWeight) return w[k];
       else return load_param<T, VEC, kLayer>(ptrs.weight, ptrs.weight_stride, chunk, 1.f);
     };
-    Vec<T, VEC> x[CACHED > 0 ? CACHED : 1];
-    // The row's values for chunk slot k, after the first pass: the register
-    // cache, or a re-read of a streamed row.
-#define AITER_ROW_CHUNK(k, chunk) \
-  (CACHED > 0 ? x[(CACHED > 0) ? (k) : 0] : reload_row_chunk<T, VEC, VARIANT>(p, ptrs, (chunk)))
+    Vec<T, VEC> x[CACHED > 0 && !kRowInShared ? CACHED : 1];
+    // The row's values for chunk slot k, after the first pass: the staging
+    // buffer, the register cache, or a re-read of a streamed row.
+#define AITER_ROW_CHUNK(k, chunk)                                                                    \
+  (kRowInShared ? staged_row_chunk<kRowInShared, T, VEC, CACHED>(stage, buffer, static_cast<int>(k)) \
+   : CACHED > 0 ? x[(CACHED > 0 && !kRowInShared) ? (k) : 0]                                        \
+                : reload_row_chunk<T, VEC, VARIANT>(p, ptrs, (chunk)))
 
     // Pass 1: prologue (+ residual_out) and the first statistic, and the
     // per-row quant max where it folds in.
@@ -582,13 +601,14 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
       if (active && chunk_in_row(c, chunk)) {
         RowInputs<T, VEC> in;
         if constexpr (kStageable) {
-          if (current_staged) in = read_staged_inputs<T, VEC, CACHED>(stage, buffer, static_cast<int>(k));
+          if (kRowInShared || current_staged)
+            in = read_staged_inputs<T, VEC, CACHED>(stage, buffer, static_cast<int>(k));
           else in = load_row_inputs<T, VEC, VARIANT>(ptrs, chunk);
         } else {
           in = load_row_inputs<T, VEC, VARIANT>(ptrs, chunk);
         }
         const Vec<T, VEC> v = combine_row_chunk<T, VEC, VARIANT, true>(p, ptrs, chunk, in);
-        if constexpr (CACHED > 0) x[k] = v;
+        if constexpr (CACHED > 0 && !kRowInShared) x[k] = v;
         s += first_moment<T, VEC, kLayer>(v);
         if (fold_max) {
           float pre[VEC];
@@ -743,8 +763,19 @@ int launch_cached(const NormParams& p, LaunchConfig c, int sm_count, compat_stre
 #endif
     set_grid(&c, p.rows, sm_count, resident_blocks_per_sm<T, VEC, CACHED, VARIANT>(c.threads, shared));
     if (shared == 0) c.stage_rows = 0;
-    settle_staging(&c, p.rows);
+    settle_staging(&c, p.rows, VARIANT);
     if (!c.stage_rows) shared = 0;
+    // A kernel that keeps its row in shared memory cannot run without it
+    // (no staging buffer here): the streamed kernel reads rows from global.
+    constexpr bool kRowInShared =
+        AITER_ASYNC_COPY && VEC * sizeof(T) == kVectorBytes && keeps_row_in_shared(VARIANT, CACHED);
+    if (kRowInShared && shared == 0) {
+      LaunchConfig streamed = c;
+      streamed.chunks = 0;
+      streamed.split = 1;
+      streamed.stage_rows = 0;
+      return launch_cached<T, VEC, 0, VARIANT>(p, streamed, sm_count, stream);
+    }
     norm_rows_kernel<T, VEC, CACHED, VARIANT>
         <<<dim3(static_cast<unsigned>(c.grid)), dim3(c.threads), static_cast<size_t>(shared), stream>>>(p, c);
     return 0;
