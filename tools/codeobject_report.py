@@ -44,15 +44,19 @@ DTYPES = {"float": ("f32", 4), "__half": ("f16", 2), "__hip_bfloat16": ("bf16", 
 # sits in bits 4-5 (QuantType: 1 int8, 2 e4m3fn, 3 e4m3fnuz).
 BASE_VARIANTS = {0: "rms", 1: "add_rms", 2: "rms_quant", 3: "add_rms_quant", 4: "layer", 5: "add_layer",
                  6: "layer_quant", 7: "add_layer_quant", 8: "qk_rms"}
-# RMSNorm quant (no bit 2) also has per-group-scale kernels: bit 6.
+# RMSNorm quant (no bit 2) also has per-group-scale kernels: bit 6. Every
+# quantising kernel has a twin for calls with a smooth-quant xscale: bit 7.
 FORMATS = {1: "i8", 2: "fp8", 3: "fp8fnuz"}
 GROUP_SCALES = 0x40
+SMOOTH = 0x80
 VARIANTS = {}
 for _v, _name in BASE_VARIANTS.items():
     if _v & 2:
-        VARIANTS.update({_v | (q << 4): f"{_name}_{fmt}" for q, fmt in FORMATS.items()})
-        if not _v & 4:
-            VARIANTS.update({_v | GROUP_SCALES | (q << 4): f"{_name}_group_{fmt}" for q, fmt in FORMATS.items()})
+        for _smooth, _tag in ((0, ""), (SMOOTH, "_smooth")):
+            VARIANTS.update({_v | _smooth | (q << 4): f"{_name}{_tag}_{fmt}" for q, fmt in FORMATS.items()})
+            if not _v & 4:
+                VARIANTS.update({_v | _smooth | GROUP_SCALES | (q << 4): f"{_name}_group{_tag}_{fmt}"
+                                 for q, fmt in FORMATS.items()})
     else:
         VARIANTS[_v] = _name
 

@@ -39,7 +39,16 @@ enum class NormVariant : int32_t {
   // per-row kernels' register allocation (and occupancy) does not carry the
   // per-group loop's, and neither carries a runtime switch between the two.
   kRmsQuantGroupI8 = 0x52, kRmsQuantGroupFp8 = 0x62, kRmsQuantGroupFp8Fnuz = 0x72,
-  kAddRmsQuantGroupI8 = 0x53, kAddRmsQuantGroupFp8 = 0x63, kAddRmsQuantGroupFp8Fnuz = 0x73
+  kAddRmsQuantGroupI8 = 0x53, kAddRmsQuantGroupFp8 = 0x63, kAddRmsQuantGroupFp8Fnuz = 0x73,
+  // Calls with a smooth-quant xscale (bit 7): their own kernels, so the
+  // others carry no per-chunk null test (it compiled to predicated loads and
+  // multiplies that every call issued).
+  kRmsQuantSmoothI8 = 0x92, kRmsQuantSmoothFp8 = 0xa2, kRmsQuantSmoothFp8Fnuz = 0xb2,
+  kAddRmsQuantSmoothI8 = 0x93, kAddRmsQuantSmoothFp8 = 0xa3, kAddRmsQuantSmoothFp8Fnuz = 0xb3,
+  kLayerQuantSmoothI8 = 0x96, kLayerQuantSmoothFp8 = 0xa6, kLayerQuantSmoothFp8Fnuz = 0xb6,
+  kAddLayerQuantSmoothI8 = 0x97, kAddLayerQuantSmoothFp8 = 0xa7, kAddLayerQuantSmoothFp8Fnuz = 0xb7,
+  kRmsQuantGroupSmoothI8 = 0xd2, kRmsQuantGroupSmoothFp8 = 0xe2, kRmsQuantGroupSmoothFp8Fnuz = 0xf2,
+  kAddRmsQuantGroupSmoothI8 = 0xd3, kAddRmsQuantGroupSmoothFp8 = 0xe3, kAddRmsQuantGroupSmoothFp8Fnuz = 0xf3
 };
 
 AITER_HD constexpr bool variant_adds(NormVariant v) { return (static_cast<int>(v) & 1) != 0; }
@@ -49,8 +58,9 @@ AITER_HD constexpr bool variant_two_jobs(NormVariant v) { return (static_cast<in
 // Kernel instantiations of a quantising variant also carry the output format
 // in bits 4-5 (a QuantType), so each kernel holds one encoder: a runtime
 // format switch per chunk tripled the code and stalled on instruction fetch.
-// Bit 6 marks per-group scales. NormParams::variant never has bits 4-6 (the
-// launcher adds them from NormParams::quant and group_size).
+// Bit 6 marks per-group scales, bit 7 a smooth-quant xscale. NormParams::variant
+// never has bits 4-7 (the launcher adds them from NormParams::quant,
+// group_size and xscale).
 AITER_HD constexpr NormVariant with_quant_type(NormVariant v, QuantType q) {
   return static_cast<NormVariant>(static_cast<int>(v) | (static_cast<int>(q) << 4));
 }
@@ -61,6 +71,10 @@ AITER_HD constexpr NormVariant with_group_scales(NormVariant v) {
   return static_cast<NormVariant>(static_cast<int>(v) | 0x40);
 }
 AITER_HD constexpr bool variant_group_scales(NormVariant v) { return (static_cast<int>(v) & 0x40) != 0; }
+AITER_HD constexpr NormVariant with_smooth(NormVariant v) {
+  return static_cast<NormVariant>(static_cast<int>(v) | 0x80);
+}
+AITER_HD constexpr bool variant_smooths(NormVariant v) { return (static_cast<int>(v) & 0x80) != 0; }
 AITER_HD constexpr NormVariant make_variant(bool add, bool quant, bool layer) {
   return static_cast<NormVariant>((add ? 1 : 0) | (quant ? 2 : 0) | (layer ? 4 : 0));
 }

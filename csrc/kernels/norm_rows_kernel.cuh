@@ -297,10 +297,11 @@ __device__ __forceinline__ float squared_deviations(const Vec<T, VEC>& x, float 
   return s;
 }
 
-// The smooth-quant factor of each column (quantising variants), when given.
-template <int VEC>
+// The smooth-quant factor of each column, in the kernels for calls with an
+// xscale (variant_smooths; the launcher picks them when xscale is given).
+template <int VEC, NormVariant VARIANT>
 __device__ __forceinline__ void apply_xscale(const NormParams& p, int64_t chunk, float (&y)[VEC]) {
-  if (p.xscale == nullptr) return;
+  if constexpr (!variant_smooths(VARIANT)) return;
   if constexpr (VEC % 4 == 0) {
     // pick_vector_width checked xscale is contiguous and 16-byte aligned.
 #pragma unroll
@@ -336,7 +337,7 @@ __device__ __forceinline__ void normed_chunk(const NormParams& p, const RowPoint
       y[i] = scale_element(to_float(x.v[i]), inv, to_float(w.v[i]), p.gemma, p.model_sensitive,
                            RoundTo<T>());
   }
-  if constexpr (variant_quantizes(VARIANT)) apply_xscale<VEC>(p, chunk, y);
+  apply_xscale<VEC, VARIANT>(p, chunk, y);
 }
 
 template <int VEC>
@@ -350,7 +351,7 @@ __device__ __forceinline__ float chunk_abs_max(const float (&y)[VEC]) {
 // x * gain [* xscale] for one chunk: what a folded per-row quant max is
 // taken over in the first pass, and what the store pass quantises
 // (norm_math.h, folded_row_scale and folded_quant_factor).
-template <typename T, int VEC>
+template <typename T, int VEC, NormVariant VARIANT>
 __device__ __forceinline__ void prenorm_chunk(const NormParams& p, int64_t chunk, const Vec<T, VEC>& x,
                                               const Vec<T, VEC>& w, float (&v)[VEC]) {
   if (!p.gemma) {  // the common case, without per-element selects
@@ -360,7 +361,7 @@ __device__ __forceinline__ void prenorm_chunk(const NormParams& p, int64_t chunk
 #pragma unroll
     for (int i = 0; i < VEC; ++i) v[i] = prenorm_element(to_float(x.v[i]), to_float(w.v[i]), 1);
   }
-  apply_xscale<VEC>(p, chunk, v);
+  apply_xscale<VEC, VARIANT>(p, chunk, v);
 }
 
 // Epilogue without quantisation: round to T and store.
@@ -612,7 +613,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
         s += first_moment<T, VEC, kLayer>(v);
         if (fold_max) {
           float pre[VEC];
-          prenorm_chunk<T, VEC>(p, chunk, v, weight_of(k, chunk), pre);
+          prenorm_chunk<T, VEC, VARIANT>(p, chunk, v, weight_of(k, chunk), pre);
           prenorm_max = fmaxf(prenorm_max, chunk_abs_max<VEC>(pre));
         }
       }
@@ -680,7 +681,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
         if (active && chunk_in_row(c, chunk)) {
           float v[VEC];
           if (fold_max) {
-            prenorm_chunk<T, VEC>(p, chunk, AITER_ROW_CHUNK(k, chunk), weight_of(k, chunk), v);
+            prenorm_chunk<T, VEC, VARIANT>(p, chunk, AITER_ROW_CHUNK(k, chunk), weight_of(k, chunk), v);
             if (ptrs.unquant != nullptr) store_unquantized<T, VEC>(ptrs, chunk, v, inv);
             store_quantized<T, VEC, kFormat>(ptrs, chunk, v, folded_quant_factor(inv, inv_scale));
           } else {
@@ -813,12 +814,16 @@ int launch_with_format(const NormParams& p, const LaunchConfig& c, int sm_count,
   }
 }
 
-// A variant as NormParams names it (quantising ones without their format and
-// scale granularity), down to one kernel: per-row or per-group scales
-// (RMSNorm quant only), then the output format, then vector width and cache.
+// A variant as NormParams names it (quantising ones without their format,
+// scale granularity and xscale), down to one kernel: with or without the
+// smooth xscale, per-row or per-group scales (RMSNorm quant only), then the
+// output format, then vector width and cache.
 template <typename T, NormVariant VARIANT>
 int launch_with_variant(const NormParams& p, const LaunchConfig& c, int sm_count, compat_stream_t stream) {
   constexpr bool kUnresolvedQuant = variant_quantizes(VARIANT) && variant_quant_type(VARIANT) == QuantType::kNone;
+  if constexpr (kUnresolvedQuant && !variant_smooths(VARIANT)) {
+    if (p.xscale != nullptr) return launch_with_variant<T, with_smooth(VARIANT)>(p, c, sm_count, stream);
+  }
   if constexpr (kUnresolvedQuant && !variant_centers(VARIANT) && !variant_group_scales(VARIANT)) {
     if (p.group_size > 0) return launch_with_format<T, with_group_scales(VARIANT)>(p, c, sm_count, stream);
     return launch_with_format<T, VARIANT>(p, c, sm_count, stream);
