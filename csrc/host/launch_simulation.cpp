@@ -119,7 +119,8 @@ SimulationResult simulate_launch(const NormCall& call, const TargetInfo& target,
       for (int b = 0; b < c.row_batch; ++b) {
         // A staging launch copies the next group's input while on this one
         // (stage_row_group), and reads a group's input from global memory
-        // itself only for the block's first group.
+        // itself only for the block's first group (a kernel keeping its row
+        // in shared memory copies that one too: the same elements, once).
         const bool staged = c.stage_rows && pass != block;
         if (c.stage_rows && row_group_in_range(c, pass + c.grid, p.rows)) {
           const int64_t next = row_of(c, pass + c.grid, t);

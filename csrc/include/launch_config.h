@@ -87,7 +87,8 @@ struct LaunchConfig {
   // (stage_bytes; variant_stages_rows) while it reduces and stores the
   // current one. A block holds one group in registers, so otherwise none of
   // its loads is in flight between groups. 0: every group is loaded when
-  // its turn comes. Set by the launcher where a block takes several groups.
+  // its turn comes. Set by the launcher where a block takes several groups,
+  // and always for kernels that keep their row there (keeps_row_in_shared).
   int stage_rows;
 };
 
@@ -197,11 +198,12 @@ constexpr int64_t kMaxStageBytes = 128 * 1024;
 // Shared memory a block needs to stage its next row group (two buffers,
 // the group being read and the one in flight, of the threads' cached input
 // chunks), or 0 where the launch does not stage: variants that do not,
-// streamed rows, vectors other than 16 bytes, the batched short-row path and
-// split decode launches, and buffers above kMaxStageBytes.
+// streamed rows, vectors other than 16 bytes, split decode launches, and
+// buffers above kMaxStageBytes. (Short rows are batched only where nothing
+// is staged: choose_launch.)
 inline int64_t stage_bytes(const LaunchConfig& c, NormVariant v, int64_t vec_bytes) {
   if (!(variant_stages_rows(v) || keeps_row_in_shared(v, c.chunks)) || c.chunks == 0 ||
-      vec_bytes != kVectorBytes || c.row_batch != 1 || c.split != 1)
+      vec_bytes != kVectorBytes || c.split != 1)
     return 0;
   const int64_t bytes = int64_t{2} * c.chunks * c.threads * kVectorBytes;
   return bytes <= kMaxStageBytes ? bytes : 0;

@@ -198,6 +198,14 @@ __device__ __forceinline__ uint4* staged_vector(uint4* stage, int buffer, int k)
   return stage + (buffer * CACHED + k) * static_cast<int>(blockDim.x) + threadIdx.x;
 }
 
+// Whether a kernel instantiation keeps its row in the staging buffer
+// (keeps_row_in_shared; 16-byte vectors, asynchronous copies): the kernel
+// reads its row from there, and its launcher must give it the buffer.
+template <typename T, int VEC, int CACHED, NormVariant VARIANT>
+AITER_HD constexpr bool kernel_keeps_row_in_shared() {
+  return AITER_ASYNC_COPY && VEC * sizeof(T) == kVectorBytes && keeps_row_in_shared(VARIANT, CACHED);
+}
+
 // Starts copying this thread's chunks of row group `group` into `buffer`.
 template <typename T, int VEC, int CACHED, NormVariant VARIANT>
 __device__ __forceinline__ void stage_row_group(const NormParams& p, const LaunchConfig& c, int64_t group,
@@ -522,8 +530,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
   // is where the current group's copies went (none for the first group).
   // RMSNorm-quant kernels stage every group, the first included, and read
   // their row from the buffer in both passes (keeps_row_in_shared).
-  constexpr bool kRowInShared =
-      AITER_ASYNC_COPY && VEC * sizeof(T) == kVectorBytes && keeps_row_in_shared(VARIANT, CACHED);
+  constexpr bool kRowInShared = kernel_keeps_row_in_shared<T, VEC, CACHED, VARIANT>();
   constexpr bool kStageable = kRowInShared || (AITER_ASYNC_COPY && CACHED > 0 && VEC * sizeof(T) == kVectorBytes &&
                                                variant_stages_rows(VARIANT));
   const bool staging = kStageable && (kRowInShared || c.stage_rows);
@@ -768,12 +775,9 @@ int launch_cached(const NormParams& p, LaunchConfig c, int sm_count, compat_stre
     if (!c.stage_rows) shared = 0;
     // A kernel that keeps its row in shared memory cannot run without it
     // (no staging buffer here): the streamed kernel reads rows from global.
-    constexpr bool kRowInShared =
-        AITER_ASYNC_COPY && VEC * sizeof(T) == kVectorBytes && keeps_row_in_shared(VARIANT, CACHED);
-    if (kRowInShared && shared == 0) {
+    if (kernel_keeps_row_in_shared<T, VEC, CACHED, VARIANT>() && shared == 0) {
       LaunchConfig streamed = c;
       streamed.chunks = 0;
-      streamed.split = 1;
       streamed.stage_rows = 0;
       return launch_cached<T, VEC, 0, VARIANT>(p, streamed, sm_count, stream);
     }
