@@ -294,7 +294,9 @@ def test_staged_launches_touch_each_element_once(layout, hidden):
         return sim["config"]
 
     many = run(300)
-    if many["vec"] > 1:
+    if many["dense_rows"]:  # one block per row: nothing to stage
+        assert many["stage_rows"] == 0
+    elif many["vec"] > 1:
         assert many["stage_rows"] == 1 and many["row_batch"] == 1
         assert run(300, async_copy=False)["stage_rows"] == 0
     few = run(1)  # one row per leading index: a single wave where the layout has no inner row dims
@@ -314,3 +316,55 @@ def test_staged_launches_touch_each_element_once(layout, hidden):
     if single["chunks"] >= 2 and single["vec"] > 1 and -(-rows // single["rows_per_block"]) <= single["grid"]:
         assert single["stage_rows"] == 1
     assert run(300, quant=True, async_copy=False)["stage_rows"] == 0
+
+
+# Layouts whose row tensors have at most one row dim after collapsing, with
+# 16-byte vectors: the ones long rows of RMSNorm take the dense-row kernel on.
+SINGLE_DIM_VECTOR_LAYOUTS = {"dense", "row_strided", "size1_dims", "expanded"}
+
+
+@pytest.mark.parametrize("add", [False, True], ids=["rms", "add_rms"])
+@pytest.mark.parametrize("hidden", [128, 1024, 4096, 16384])
+@pytest.mark.parametrize("layout", list(ZERO_COPY_LAYOUTS))
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_dense_row_launches(target, layout, hidden, add):
+    """Long rows of RMSNorm (and the fused add) on single-dim layouts with
+    more rows than SMs take the dense-row kernel (LaunchConfig::dense_rows):
+    a block per row, every element read and written once. Other layouts,
+    short rows and decode launches keep the general kernel, and the dense
+    launch holds each row in the same lanes and chunks as a launch of few rows
+    (same reduction order: results do not depend on the batch)."""
+    warp, sms, threads = TARGETS[target]
+
+    def run(n):
+        x = view(ZERO_COPY_LAYOUTS[layout], n, hidden)
+        out = view(OUTPUT_LAYOUT_FOR[layout], n, hidden)
+        r = r_out = None
+        if add:
+            r, r_out = view(OUTPUT_LAYOUT_FOR[layout], n, hidden), view(OUTPUT_LAYOUT_FOR[layout], n, hidden)
+        sim = _C.simulate_launch(out, x, torch.zeros(hidden, dtype=x.dtype), r, r_out, warp_size=warp,
+                                 sm_count=sms, max_threads_per_sm=threads, blocks_per_sm=1,
+                                 async_copy=ASYNC_COPY.get(target, False))
+        assert_clean(sim)
+        assert torch.equal(sim["out"]["writes"], expected_counts(out))
+        if sim["config"]["chunks"] > 0:  # streamed rows re-read (test_plain_norm_touches_each_element_once)
+            assert torch.equal(sim["input"]["reads"], expected_counts(x))
+        if add:
+            assert torch.equal(sim["residual_in"]["reads"], expected_counts(r))
+            assert torch.equal(sim["residual_out"]["writes"], expected_counts(r_out))
+        return sim["config"], x.numel() // hidden
+
+    many, rows = run(sms + 1)
+    long_rows = many["lanes"] >= warp
+    expect_dense = layout in SINGLE_DIM_VECTOR_LAYOUTS and long_rows
+    assert many["dense_rows"] == int(expect_dense)
+    if expect_dense:
+        assert many["grid"] == rows and many["rows_per_block"] == 1
+        assert many["stage_rows"] == 0 and many["split"] == 1 and many["chunks"] >= 1
+    few, _ = run(1)  # at most a few rows: a decode launch
+    assert few["dense_rows"] == 0
+    # Same lanes and chunks per row (a split launch spreads the same chunks),
+    # where one row has the vector width of many (a lone row of an odd-pitch
+    # view is aligned; layouts alone decide that, not dense_rows).
+    if few["vec"] == many["vec"]:
+        assert (few["lanes"] // few["split"], few["chunks"] * few["split"]) == (many["lanes"], many["chunks"])

@@ -59,6 +59,11 @@ for _v, _name in BASE_VARIANTS.items():
                                  for q, fmt in FORMATS.items()})
     else:
         VARIANTS[_v] = _name
+# RMSNorm and the fused add also have dense-row kernels (bit 8): 16-byte
+# vectors, rows cached in registers (variant_has_dense_kernel).
+DENSE_ROWS = 0x100
+DENSE_VARIANTS = {_v | DENSE_ROWS: f"{VARIANTS[_v]}_dense" for _v in (0, 1)}
+VARIANTS.update(DENSE_VARIANTS)
 
 
 def read_launch_rules(path=LAUNCH_CONFIG):
@@ -110,8 +115,11 @@ def expected_kernels():
     for ctype, (_, size) in DTYPES.items():
         for vec in (VECTOR_BYTES // size, 1):
             for variant in VARIANTS:
+                dense = variant in DENSE_VARIANTS
+                if dense and vec * size != VECTOR_BYTES:
+                    continue
                 for cached in CACHED_CHUNKS:
-                    if cached * vec * size <= MAX_CACHED_BYTES[variant]:
+                    if cached * vec * size <= MAX_CACHED_BYTES[variant] and not (dense and cached == 0):
                         out.add((ctype, vec, cached, variant))
     return out
 

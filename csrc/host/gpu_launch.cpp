@@ -21,7 +21,7 @@ namespace aiter {
 bool gpu_backend_available() { return true; }
 
 namespace {
-// AITER_LAUNCH_TUNE="short_chunks=2,long_chunks=4,wide_chunks=2,short_threads=256,grid_waves=1,batch_rows=1,stage_rows=1"
+// AITER_LAUNCH_TUNE="short_chunks=2,long_chunks=4,short_threads=256,grid_waves=1,batch_rows=1,stage_rows=1,dense_rows=1"
 // overrides the launch policy (read once), for launch sweeps on a new GPU.
 TargetInfo tuned(TargetInfo t) {
   const char* env = std::getenv("AITER_LAUNCH_TUNE");
@@ -35,11 +35,11 @@ TargetInfo tuned(TargetInfo t) {
     const int value = std::stoi(item.substr(eq + 1));
     if (key == "short_chunks") t.short_row_chunks = value;
     else if (key == "long_chunks") t.long_row_chunks = value;
-    else if (key == "wide_chunks") t.wide_row_chunks = value;
     else if (key == "short_threads") t.short_row_threads = value;
     else if (key == "grid_waves") t.grid_waves = value;
     else if (key == "batch_rows") t.batch_rows = value;
     else if (key == "stage_rows") t.stage_rows = value;
+    else if (key == "dense_rows") t.dense_rows = value;
     else TORCH_CHECK_VALUE(false, "AITER_LAUNCH_TUNE: unknown key '", key, "'");
   }
   return t;

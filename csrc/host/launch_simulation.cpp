@@ -48,7 +48,8 @@ struct Recorder {
   }
 };
 
-std::string check_shape(const LaunchConfig& c, const TargetInfo& t, int64_t elem_size, NormVariant variant) {
+std::string check_shape(const LaunchConfig& c, const TargetInfo& t, int64_t elem_size, NormVariant variant,
+                        int64_t rows) {
   std::string v;
   if (c.lanes <= t.warp_size) {
     if (t.warp_size % c.lanes != 0) v += "a row's lanes straddle warps; ";
@@ -61,6 +62,9 @@ std::string check_shape(const LaunchConfig& c, const TargetInfo& t, int64_t elem
   if (c.threads / t.warp_size > AITER_MAX_WARPS_PER_BLOCK_FOR(t.warp_size))
     v += "more warps than the reduction scratch holds; ";
   if (c.chunks > 0 && c.chunks * c.lanes < c.chunks_per_row) v += "cache too small for the row; ";
+  // Dense-row kernels take blockIdx.x's row and nothing else.
+  if (c.dense_rows && (c.rows_per_block != 1 || c.grid != rows || c.chunks == 0 || c.split != 1 || c.stage_rows))
+    v += "a dense-row launch needs one cached row per block and a block per row; ";
   return v;
 }
 
@@ -96,7 +100,7 @@ SimulationResult simulate_launch(const NormCall& call, const TargetInfo& target,
   settle_staging(&c, p.rows, p.variant);
   r.config = c;
   const int64_t elem = dtype_size(p.dtype);
-  r.shape_violations = check_shape(c, target, elem, p.variant);
+  r.shape_violations = check_shape(c, target, elem, p.variant, p.rows);
   if (const char* why = unsupported_launch(c, target)) r.shape_violations += why;
   Recorder rec{c, elem, &r};
   // Passes over a streamed row after the prologue (the kernel's re-reads).

@@ -56,7 +56,13 @@ __device__ __forceinline__ int compat_ffs(int v) { return __ffs(v); }
 // Conversions between storage types and the fp32 accumulator.
 __device__ __forceinline__ float to_float(float v) { return v; }
 __device__ __forceinline__ float to_float(compat_half v) { return __half2float(v); }
-__device__ __forceinline__ float to_float(compat_bf16 v) { return __bfloat162float(v); }
+// bf16 -> fp32 is exact: the 16 bits become the high half. As a shift the
+// value stays in the 32-bit register it was loaded in; the library call's
+// 16-bit operands held one register per element (nvcc: 61 -> 53 registers
+// for the dense bf16 RMSNorm kernel with four vectors per thread).
+__device__ __forceinline__ float to_float(compat_bf16 v) {
+  return __uint_as_float(static_cast<unsigned>(__bfloat16_as_ushort(v)) << 16);
+}
 
 template <typename T> __device__ __forceinline__ T from_float(float v);
 template <> __device__ __forceinline__ float from_float<float>(float v) { return v; }
@@ -172,6 +178,21 @@ __device__ __forceinline__ V compat_load_once(const V* p) {
   } else {
     return *p;
   }
+}
+
+// A 16-byte load marked streaming (evict first), for row data of the
+// dense-row kernels: through the read-only path (compat_load_once) a row of
+// 8-16K elements pushed the weights, which every row reads again, out of L1
+// (bf16 h16384: 19% slower than the staged kernel, whose copies bypass L1).
+template <typename V>
+__device__ __forceinline__ V compat_load_streaming(const V* p) {
+  static_assert(sizeof(V) == 16, "16-byte vectors");
+#if defined(AITER_HIP)
+  return compat_load_once(p);  // already nontemporal
+#else
+  const uint4 r = __ldcs(reinterpret_cast<const uint4*>(p));
+  return *reinterpret_cast<const V*>(&r);
+#endif
 }
 
 template <typename V>

@@ -21,10 +21,6 @@ struct TargetInfo {
   // each row over more threads (LaunchConfig::split) but keep that order.
   int short_row_chunks = 1;
   int long_row_chunks = 4;
-  // Rows of kWideRowVectors vectors or more take wide_row_chunks per thread
-  // (more threads per row): with staging, bf16 h16384 ran 3.5% faster at
-  // two per thread (1024 threads) than at four (512; H100, T = 8192).
-  int wide_row_chunks = 2;
   int short_row_threads = 256;  // block size for short rows
   int batch_rows = 1;           // 0: never batch short row groups (row_batch 1)
   // Blocks launched per resident block slot: 1 is a persistent grid (blocks
@@ -36,6 +32,9 @@ struct TargetInfo {
   // Whether the GPU has asynchronous global -> shared copies (sm_80 and
   // later; set by the launcher). Without them nothing is staged.
   int async_copy = 0;
+  // Long rows of single-dim layouts take the dense-row kernels
+  // (LaunchConfig::dense_rows); 0: never.
+  int dense_rows = 1;
 };
 
 // Register-cached vectors per thread the kernels are instantiated for, and the
@@ -43,7 +42,6 @@ struct TargetInfo {
 // in two passes (chunks == 0).
 // 8: sixteen scalar chunks spilled VGPRs on gfx90a under a 1024-thread bound.
 constexpr int kMaxCachedChunks = 8;
-constexpr int64_t kWideRowVectors = 2048;  // TargetInfo::wide_row_chunks
 
 // Bytes of row one thread holds in registers: the fused add keeps two inputs
 // in flight per chunk, so it gets half.
@@ -90,6 +88,11 @@ struct LaunchConfig {
   // its turn comes. Set by the launcher where a block takes several groups,
   // and always for kernels that keep their row there (keeps_row_in_shared).
   int stage_rows;
+  // 1: the dense-row kernel (NormVariant bit 8): one block per row
+  // (grid == rows), no persistent loop, staging or split. On the H100 it
+  // needed 32-38 registers where the general kernel took 64, and ran 4-12%
+  // faster (bf16, hidden 2048..16384, T = 1024..32768; dense_rows_launch).
+  int dense_rows;
 };
 
 // Row groups per pass (LaunchConfig::row_batch) where a launch has enough.
@@ -228,6 +231,27 @@ inline void settle_staging(LaunchConfig* c, int64_t rows, NormVariant v) {
   if (!keeps_row_in_shared(v, c->chunks) && ceil_div(rows, c->rows_per_block) <= c->grid) c->stage_rows = 0;
 }
 
+// Whether a call's long rows can take the dense-row kernel: a variant that
+// has one, 16-byte vectors, and at most one row dim in every row tensor it
+// touches. Depends on the layout only, never on the number of rows, so the
+// per-thread chunking it picks (choose_launch) is the same at every T.
+inline bool dense_row_layout(const NormParams& p, int vec) {
+  if (!variant_has_dense_kernel(p.variant) || vec * dtype_size(p.dtype) != kVectorBytes) return false;
+  bool ok = p.input_rows.ndim <= 1 && p.out_rows.ndim <= 1;
+  if (variant_adds(p.variant)) ok = ok && p.residual_in_rows.ndim <= 1 && p.residual_out_rows.ndim <= 1;
+  return ok;
+}
+
+// Launches that take the dense-row kernel (LaunchConfig::dense_rows): long
+// rows (a block each), cached in registers, not split, with more rows than
+// SMs (decode launches keep the general kernel's weight prefetch), and a
+// grid of rows * threads below 2^31 (HIP's limit on a launch's threads).
+inline bool takes_dense_rows(const TargetInfo& target, const NormParams& p, const LaunchConfig& c) {
+  return target.dense_rows && dense_row_layout(p, c.vec) && c.lanes == c.threads && c.lanes >= target.warp_size &&
+         c.chunks > 0 && c.split == 1 && p.rows > target.sm_count &&
+         p.rows < (int64_t{1} << 31) / c.threads;
+}
+
 inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p) {
   LaunchConfig c;
   c.grid_waves = target.grid_waves;
@@ -235,6 +259,7 @@ inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p)
   c.row_batch = 1;
   c.prefetch_weights = p.rows <= target.sm_count ? 1 : 0;
   c.stage_rows = 0;
+  c.dense_rows = 0;
   c.vec = pick_vector_width(p);
   c.chunks_per_row = p.hidden / c.vec;
   const int64_t vec_bytes = c.vec * dtype_size(p.dtype);
@@ -249,7 +274,13 @@ inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p)
   } else {
     // Long rows: one block per row, about four vectors per thread in
     // registers so the row is read from memory once.
-    const int per_thread = c.chunks_per_row >= kWideRowVectors ? target.wide_row_chunks : target.long_row_chunks;
+    // The same for every layout and batch (a row's reduction order follows
+    // from it). Wide rows once took two per thread (1024 threads: 3.5%
+    // faster in the staged general kernel, bf16 h16384), but the dense-row
+    // kernel ran 15-25% slower that way than at four, and a choice by layout
+    // would differ between one row and many of the same view (size-1 dims
+    // collapse).
+    const int per_thread = target.long_row_chunks;
     int64_t lanes = next_pow2(ceil_div(c.chunks_per_row, per_thread));
     if (lanes < warp) lanes = warp;
     if (lanes > max_block_threads(0, p.variant)) lanes = max_block_threads(0, p.variant);
@@ -273,6 +304,13 @@ inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p)
                       ? static_cast<int>(p.group_size / c.vec)
                       : 0;
   const int64_t blocks_per_sm = target.max_threads_per_sm / c.threads;
+  if (takes_dense_rows(target, p, c)) {
+    // One block per row: the hardware schedules rows as blocks finish.
+    c.dense_rows = 1;
+    c.grid_waves = 0;
+    set_grid(&c, p.rows, target.sm_count, blocks_per_sm);
+    return c;
+  }
   // Staging (stage_rows) keeps the next row group's loads in flight; the
   // launcher switches it off again for single-wave launches, knowing the
   // kernel's occupancy with the buffer.

@@ -48,7 +48,12 @@ enum class NormVariant : int32_t {
   kLayerQuantSmoothI8 = 0x96, kLayerQuantSmoothFp8 = 0xa6, kLayerQuantSmoothFp8Fnuz = 0xb6,
   kAddLayerQuantSmoothI8 = 0x97, kAddLayerQuantSmoothFp8 = 0xa7, kAddLayerQuantSmoothFp8Fnuz = 0xb7,
   kRmsQuantGroupSmoothI8 = 0xd2, kRmsQuantGroupSmoothFp8 = 0xe2, kRmsQuantGroupSmoothFp8Fnuz = 0xf2,
-  kAddRmsQuantGroupSmoothI8 = 0xd3, kAddRmsQuantGroupSmoothFp8 = 0xe3, kAddRmsQuantGroupSmoothFp8Fnuz = 0xf3
+  kAddRmsQuantGroupSmoothI8 = 0xd3, kAddRmsQuantGroupSmoothFp8 = 0xe3, kAddRmsQuantGroupSmoothFp8Fnuz = 0xf3,
+  // Dense-row kernels of RMSNorm (bit 8; LaunchConfig::dense_rows): one row
+  // per block, every row tensor a single row dim, 16-byte vectors held in
+  // registers. Without the persistent loop, staging, split and multi-dim
+  // offsets they need about two thirds of the registers.
+  kRmsDense = 0x100, kAddRmsDense = 0x101
 };
 
 AITER_HD constexpr bool variant_adds(NormVariant v) { return (static_cast<int>(v) & 1) != 0; }
@@ -58,9 +63,9 @@ AITER_HD constexpr bool variant_two_jobs(NormVariant v) { return (static_cast<in
 // Kernel instantiations of a quantising variant also carry the output format
 // in bits 4-5 (a QuantType), so each kernel holds one encoder: a runtime
 // format switch per chunk tripled the code and stalled on instruction fetch.
-// Bit 6 marks per-group scales, bit 7 a smooth-quant xscale. NormParams::variant
-// never has bits 4-7 (the launcher adds them from NormParams::quant,
-// group_size and xscale).
+// Bit 6 marks per-group scales, bit 7 a smooth-quant xscale, bit 8 a
+// dense-row kernel. NormParams::variant never has bits 4-8 (the launcher adds
+// them from NormParams::quant, group_size, xscale and the launch shape).
 AITER_HD constexpr NormVariant with_quant_type(NormVariant v, QuantType q) {
   return static_cast<NormVariant>(static_cast<int>(v) | (static_cast<int>(q) << 4));
 }
@@ -75,6 +80,16 @@ AITER_HD constexpr NormVariant with_smooth(NormVariant v) {
   return static_cast<NormVariant>(static_cast<int>(v) | 0x80);
 }
 AITER_HD constexpr bool variant_smooths(NormVariant v) { return (static_cast<int>(v) & 0x80) != 0; }
+// Variants with dense-row kernels: RMSNorm and the fused add + RMSNorm. (The
+// LayerNorm kernels, with their second pass and bias, stayed at 63 registers
+// that way on sm_90, no fewer than their general kernels'.)
+AITER_HD constexpr bool variant_has_dense_kernel(NormVariant v) {
+  return v == NormVariant::kRms || v == NormVariant::kAddRms;
+}
+AITER_HD constexpr NormVariant with_dense_rows(NormVariant v) {
+  return static_cast<NormVariant>(static_cast<int>(v) | 0x100);
+}
+AITER_HD constexpr bool variant_dense_rows(NormVariant v) { return (static_cast<int>(v) & 0x100) != 0; }
 AITER_HD constexpr NormVariant make_variant(bool add, bool quant, bool layer) {
   return static_cast<NormVariant>((add ? 1 : 0) | (quant ? 2 : 0) | (layer ? 4 : 0));
 }

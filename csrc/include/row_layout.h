@@ -62,9 +62,15 @@ AITER_HD void set_divisor(int64_t d, uint32_t* magic, uint32_t* shift) {
 // multiply; two (the Q/K slice of a packed QKV buffer: tokens, heads) a
 // multiply-high division while the row index fits in 31 bits; each further
 // dim a 32-bit divide (64-bit beyond 31 bits).
+// Layouts with at most one row dim (dense or row-strided 2D, and views whose
+// leading dims collapse): a multiply. Dense-row kernels call only this.
+AITER_HD int64_t single_dim_row_offset(const RowLayout& l, int64_t row) {
+  return row * l.strides[kMaxRowDims - 1];  // stride 0 when ndim == 0
+}
+
 AITER_HD int64_t row_offset(const RowLayout& l, int64_t row) {
   constexpr int kLast = kMaxRowDims - 1;
-  if (l.ndim <= 1) return row * l.strides[kLast];  // stride 0 when ndim == 0
+  if (l.ndim <= 1) return single_dim_row_offset(l, row);
   int64_t offset = 0;
   if (l.ndim == 2 && row <= INT32_MAX) {
     const uint32_t r = static_cast<uint32_t>(row);

@@ -20,6 +20,13 @@ struct alignas(sizeof(T) * VEC) Vec {
   T v[VEC];
 };
 
+// The same 16 (or fewer) bytes as another type.
+template <typename To, typename From>
+__device__ __forceinline__ To bit_cast_vec(const From& v) {
+  static_assert(sizeof(To) == sizeof(From), "same size");
+  return *reinterpret_cast<const To*>(&v);
+}
+
 template <typename T>
 struct RoundTo {
   __device__ __forceinline__ float operator()(float v) const { return to_float(from_float<T>(v)); }
@@ -140,6 +147,14 @@ struct RowPointers {
   int job;
 };
 
+// A row's offset in one tensor: dense-row kernels only run on single-dim
+// layouts (dense_row_layout), so they skip the multi-dim code.
+template <NormVariant VARIANT>
+__device__ __forceinline__ int64_t row_offset_in(const RowLayout& rows, int64_t row) {
+  if constexpr (variant_dense_rows(VARIANT)) return single_dim_row_offset(rows, row);
+  else return row_offset(rows, row);
+}
+
 template <typename T, NormVariant VARIANT>
 __device__ __forceinline__ RowPointers<T> row_pointers(const NormParams& p, int64_t row) {
   RowPointers<T> r;
@@ -148,8 +163,8 @@ __device__ __forceinline__ RowPointers<T> row_pointers(const NormParams& p, int6
     j = row_job(p, row);
     r.job = row >= p.split_row ? 1 : 0;
   } else {
-    j = RowJob{p.input, p.out, p.weight, p.weight_stride, row_offset(p.input_rows, row),
-               row_offset(p.out_rows, row)};
+    j = RowJob{p.input, p.out, p.weight, p.weight_stride, row_offset_in<VARIANT>(p.input_rows, row),
+               row_offset_in<VARIANT>(p.out_rows, row)};
     r.job = 0;
   }
   r.input = static_cast<const T*>(j.input) + j.input_offset;
@@ -167,8 +182,8 @@ __device__ __forceinline__ RowPointers<T> row_pointers(const NormParams& p, int6
     r.out = static_cast<T*>(j.out) + j.out_offset;
   }
   if constexpr (variant_adds(VARIANT)) {
-    r.residual_in = static_cast<const T*>(p.residual_in) + row_offset(p.residual_in_rows, row);
-    r.residual_out = static_cast<T*>(p.residual_out) + row_offset(p.residual_out_rows, row);
+    r.residual_in = static_cast<const T*>(p.residual_in) + row_offset_in<VARIANT>(p.residual_in_rows, row);
+    r.residual_out = static_cast<T*>(p.residual_out) + row_offset_in<VARIANT>(p.residual_out_rows, row);
   }
   return r;
 }
@@ -182,10 +197,17 @@ struct RowInputs {
 };
 
 template <typename T, int VEC, NormVariant VARIANT>
+__device__ __forceinline__ Vec<T, VEC> load_row_vec(const T* base, int64_t chunk) {
+  if constexpr (variant_dense_rows(VARIANT))
+    return compat_load_streaming(reinterpret_cast<const Vec<T, VEC>*>(base + chunk * VEC));
+  else return load_vec<T, VEC>(base, chunk * VEC);
+}
+
+template <typename T, int VEC, NormVariant VARIANT>
 __device__ __forceinline__ RowInputs<T, VEC> load_row_inputs(const RowPointers<T>& r, int64_t chunk) {
   RowInputs<T, VEC> in;
-  in.input = load_vec<T, VEC>(r.input, chunk * VEC);
-  if constexpr (variant_adds(VARIANT)) in.residual = load_vec<T, VEC>(r.residual_in, chunk * VEC);
+  in.input = load_row_vec<T, VEC, VARIANT>(r.input, chunk);
+  if constexpr (variant_adds(VARIANT)) in.residual = load_row_vec<T, VEC, VARIANT>(r.residual_in, chunk);
   return in;
 }
 
@@ -472,6 +494,9 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
     norm_rows_kernel(const NormParams p, const LaunchConfig c) {
   constexpr bool kLayer = variant_centers(VARIANT);
   constexpr bool kQuant = variant_quantizes(VARIANT);
+  // Dense-row kernels (LaunchConfig::dense_rows): this block's row only, no
+  // staging, split or weight hoisting.
+  constexpr bool kDense = variant_dense_rows(VARIANT);
   constexpr QuantType kFormat = variant_quant_type(VARIANT);
   // RMSNorm quant with per-row scales takes the row max in the first pass
   // (max_folds_into_first_pass; uniform across the launch).
@@ -498,9 +523,9 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
   };
   // Sums keep the unsplit launch's order (a max does not depend on order).
   // Only the one-vector kernels run split launches.
-  __shared__ float split_buffer[CACHED == 1 ? AITER_MAX_BLOCK_THREADS : 1];
+  __shared__ float split_buffer[CACHED == 1 && !kDense ? AITER_MAX_BLOCK_THREADS : 1];
   auto row_sum = [&](float v) {
-    if (CACHED == 1 && c.split > 1)
+    if (CACHED == 1 && !kDense && c.split > 1)
       return block_reduce(split_partials(v, split_buffer, c), scratch, parity, c.lanes / c.split, SumOp());
     return row_reduce(v, SumOp());
   };
@@ -521,7 +546,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
   // thread) keep their weights in registers, reloaded when a two-job launch
   // moves the thread to the other job; long rows re-read them (cache hits) to
   // leave the registers to the row itself.
-  constexpr bool kHoistWeight = CACHED > 0 && CACHED <= 2;
+  constexpr bool kHoistWeight = CACHED > 0 && CACHED <= 2 && !kDense;
   Vec<T, VEC> w[kHoistWeight ? CACHED : 1];
   int hoisted_job = -1;
 
@@ -532,7 +557,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
   // their row from the buffer in both passes (keeps_row_in_shared).
   constexpr bool kRowInShared = kernel_keeps_row_in_shared<T, VEC, CACHED, VARIANT>();
   constexpr bool kStageable = kRowInShared || (AITER_ASYNC_COPY && CACHED > 0 && VEC * sizeof(T) == kVectorBytes &&
-                                               variant_stages_rows(VARIANT));
+                                               variant_stages_rows(VARIANT) && !kDense);
   const bool staging = kStageable && (kRowInShared || c.stage_rows);
   extern __shared__ uint4 stage[];
   int buffer = 0;
@@ -569,7 +594,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
         hoisted_job = ptrs.job;
       }
     }
-    if constexpr (CACHED > 0 && !kHoistWeight) {
+    if constexpr (CACHED > 0 && !kHoistWeight && !kDense) {
       // In a decode launch each block reads the weights once, after the
       // row's reduction: start fetching them with the row instead (H100,
       // T = 1: 0.6-1.2 us of 8-9). Other launches skip it: ungated, it cost
@@ -591,13 +616,30 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
       if constexpr (kHoistWeight) return w[k];
       else return load_param<T, VEC, kLayer>(ptrs.weight, ptrs.weight_stride, chunk, 1.f);
     };
-    Vec<T, VEC> x[CACHED > 0 && !kRowInShared ? CACHED : 1];
+    // Dense-row kernels cache the row as the loaded 16-byte words: as
+    // Vec<T, VEC> the compiler kept one register per 16-bit element (bf16,
+    // four vectors per thread: 53 -> 41 registers). The general kernels'
+    // fused add spilled that way, so they keep Vec.
+    using CachedChunk = std::conditional_t<kDense && sizeof(Vec<T, VEC>) == sizeof(uint4), uint4, Vec<T, VEC>>;
+    CachedChunk x[CACHED > 0 && !kRowInShared ? CACHED : 1];
     // The row's values for chunk slot k, after the first pass: the staging
     // buffer, the register cache, or a re-read of a streamed row.
 #define AITER_ROW_CHUNK(k, chunk)                                                                    \
   (kRowInShared ? staged_row_chunk<kRowInShared, T, VEC, CACHED>(stage, buffer, static_cast<int>(k)) \
-   : CACHED > 0 ? x[(CACHED > 0 && !kRowInShared) ? (k) : 0]                                        \
+   : CACHED > 0 ? bit_cast_vec<Vec<T, VEC>>(x[(CACHED > 0 && !kRowInShared) ? (k) : 0])              \
                 : reload_row_chunk<T, VEC, VARIANT>(p, ptrs, (chunk)))
+
+    // Dense-row kernels issue all of the row's loads before using any: in
+    // one loop with the sums, each guarded load was waited for before the
+    // next went out (PTX branches around every chunk).
+    RowInputs<T, VEC> loaded[kDense ? CACHED : 1];
+    if constexpr (kDense) {
+#pragma unroll
+      for (int k = 0; k < CACHED; ++k) {
+        const int64_t chunk = chunk_of(c, t, k);
+        if (chunk_in_row(c, chunk)) loaded[k] = load_row_inputs<T, VEC, VARIANT>(ptrs, chunk);
+      }
+    }
 
     // Pass 1: prologue (+ residual_out) and the first statistic, and the
     // per-row quant max where it folds in.
@@ -608,7 +650,9 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
       const int64_t chunk = chunk_of(c, t, k);
       if (active && chunk_in_row(c, chunk)) {
         RowInputs<T, VEC> in;
-        if constexpr (kStageable) {
+        if constexpr (kDense) {
+          in = loaded[kDense ? k : 0];
+        } else if constexpr (kStageable) {
           if (kRowInShared || current_staged)
             in = read_staged_inputs<T, VEC, CACHED>(stage, buffer, static_cast<int>(k));
           else in = load_row_inputs<T, VEC, VARIANT>(ptrs, chunk);
@@ -616,7 +660,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
           in = load_row_inputs<T, VEC, VARIANT>(ptrs, chunk);
         }
         const Vec<T, VEC> v = combine_row_chunk<T, VEC, VARIANT, true>(p, ptrs, chunk, in);
-        if constexpr (CACHED > 0 && !kRowInShared) x[k] = v;
+        if constexpr (CACHED > 0 && !kRowInShared) x[k] = bit_cast_vec<CachedChunk>(v);
         s += first_moment<T, VEC, kLayer>(v);
         if (fold_max) {
           float pre[VEC];
@@ -724,6 +768,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
       }
     }
 #undef AITER_ROW_CHUNK
+    if constexpr (kDense) break;  // one row per block
     buffer ^= 1;
     current_staged = next_staged;
   }
@@ -756,9 +801,12 @@ int resident_blocks_per_sm(int threads, int64_t shared_bytes) {
 }
 
 // Instantiated only where the row slice a thread caches fits max_cached_bytes.
+// Dense-row kernels exist for cached rows of 16-byte vectors only.
 template <typename T, int VEC, int CACHED, NormVariant VARIANT>
 int launch_cached(const NormParams& p, LaunchConfig c, int sm_count, compat_stream_t stream) {
-  if constexpr (CACHED <= kMaxCachedChunks && CACHED * VEC * sizeof(T) <= max_cached_bytes(VARIANT)) {
+  constexpr bool kBuilt = CACHED <= kMaxCachedChunks && CACHED * VEC * sizeof(T) <= max_cached_bytes(VARIANT) &&
+                          (!variant_dense_rows(VARIANT) || (CACHED > 0 && VEC * sizeof(T) == kVectorBytes));
+  if constexpr (kBuilt) {
     int64_t shared = AITER_ASYNC_COPY && c.stage_rows ? stage_bytes(c, VARIANT, VEC * sizeof(T)) : 0;
 #if AITER_ASYNC_COPY
     if (shared > kStaticSharedLimit) {
@@ -836,6 +884,9 @@ int launch_with_variant(const NormParams& p, const LaunchConfig& c, int sm_count
     return launch_with_format<T, VARIANT>(p, c, sm_count, stream);
   } else {
     constexpr int kFull = kVectorBytes / sizeof(T);
+    if constexpr (variant_has_dense_kernel(VARIANT)) {
+      if (c.dense_rows) return launch_with_vec<T, kFull, with_dense_rows(VARIANT)>(p, c, sm_count, stream);
+    }
     if (c.vec == kFull) return launch_with_vec<T, kFull, VARIANT>(p, c, sm_count, stream);
     if (c.vec == 1) return launch_with_vec<T, 1, VARIANT>(p, c, sm_count, stream);
     return -1;
