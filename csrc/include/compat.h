@@ -56,12 +56,16 @@ __device__ __forceinline__ int compat_ffs(int v) { return __ffs(v); }
 // Conversions between storage types and the fp32 accumulator.
 __device__ __forceinline__ float to_float(float v) { return v; }
 __device__ __forceinline__ float to_float(compat_half v) { return __half2float(v); }
-// bf16 -> fp32 is exact: the 16 bits become the high half. As a shift the
-// value stays in the 32-bit register it was loaded in; the library call's
-// 16-bit operands held one register per element (nvcc: 61 -> 53 registers
-// for the dense bf16 RMSNorm kernel with four vectors per thread).
+// bf16 -> fp32 is exact: the 16 bits become the high half. On CUDA, as a
+// shift the value stays in the 32-bit register it was loaded in; the library
+// call's 16-bit operands held one register per element (nvcc: 61 -> 53
+// registers for the dense bf16 RMSNorm kernel with four vectors per thread).
 __device__ __forceinline__ float to_float(compat_bf16 v) {
+#if defined(AITER_HIP)
+  return __bfloat162float(v);
+#else
   return __uint_as_float(static_cast<unsigned>(__bfloat16_as_ushort(v)) << 16);
+#endif
 }
 
 template <typename T> __device__ __forceinline__ T from_float(float v);
