@@ -324,7 +324,7 @@ SINGLE_DIM_VECTOR_LAYOUTS = {"dense", "row_strided", "size1_dims", "expanded"}
 
 
 @pytest.mark.parametrize("add", [False, True], ids=["rms", "add_rms"])
-@pytest.mark.parametrize("hidden", [128, 1024, 4096, 16384])
+@pytest.mark.parametrize("hidden", [128, 1024, 2048, 4096, 16384, 32768])
 @pytest.mark.parametrize("layout", list(ZERO_COPY_LAYOUTS))
 @pytest.mark.parametrize("target", list(TARGETS))
 def test_dense_row_launches(target, layout, hidden, add):
@@ -355,8 +355,9 @@ def test_dense_row_launches(target, layout, hidden, add):
         return sim["config"], x.numel() // hidden
 
     many, rows = run(sms + 1)
-    long_rows = many["lanes"] >= warp
-    expect_dense = layout in SINGLE_DIM_VECTOR_LAYOUTS and long_rows
+    long_rows = many["lanes"] >= warp and many["lanes"] == many["threads"]
+    measured_block = 64 <= many["threads"] <= 512  # kDenseRowMinThreads..kDenseRowMaxThreads
+    expect_dense = layout in SINGLE_DIM_VECTOR_LAYOUTS and long_rows and measured_block
     assert many["dense_rows"] == int(expect_dense)
     if expect_dense:
         assert many["grid"] == rows and many["rows_per_block"] == 1

@@ -243,14 +243,23 @@ inline bool dense_row_layout(const NormParams& p, int vec) {
   return ok;
 }
 
+// Block sizes the dense-row kernel was measured at and won (H100: 64..512
+// threads, hidden 2048..16384 in bf16). One-warp blocks of shorter rows and
+// 1024-thread blocks of longer ones keep the persistent kernel: with a block
+// per row the first would be bound by block scheduling, and the second ran
+// 15-25% slower in the prototype.
+constexpr int kDenseRowMinThreads = 64;
+constexpr int kDenseRowMaxThreads = 512;
+
 // Launches that take the dense-row kernel (LaunchConfig::dense_rows): long
-// rows (a block each), cached in registers, not split, with more rows than
-// SMs (decode launches keep the general kernel's weight prefetch), and a
-// grid of rows * threads below 2^31 (HIP's limit on a launch's threads).
+// rows (a block each) in blocks of a measured size, cached in registers, not
+// split, with more rows than SMs (decode launches keep the general kernel's
+// weight prefetch), and a grid of rows * threads below 2^31 (HIP's limit on
+// a launch's threads).
 inline bool takes_dense_rows(const TargetInfo& target, const NormParams& p, const LaunchConfig& c) {
   return target.dense_rows && dense_row_layout(p, c.vec) && c.lanes == c.threads && c.lanes >= target.warp_size &&
-         c.chunks > 0 && c.split == 1 && p.rows > target.sm_count &&
-         p.rows < (int64_t{1} << 31) / c.threads;
+         c.threads >= kDenseRowMinThreads && c.threads <= kDenseRowMaxThreads && c.chunks > 0 && c.split == 1 &&
+         p.rows > target.sm_count && p.rows < (int64_t{1} << 31) / c.threads;
 }
 
 inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p) {
