@@ -13,8 +13,10 @@ struct TargetInfo {
   // Launch policy, from sweeps on the H100 (bf16, T = 8192 and 32768;
   // tools/sweep_launch.py): vectors each thread aims to hold for short rows
   // (1; 2 was equal, 1 is better at decode) and for long rows (4; 2 and 8
-  // were 4-15 points of copy bandwidth slower). A non-persistent grid
-  // (grid_waves 0) was 3-8 points slower on the QK and row-strided cases.
+  // were 4-15 points of copy bandwidth slower). For the general kernel a
+  // non-persistent grid (grid_waves 0) was 3-8 points slower on the QK and
+  // row-strided cases; the dense-row kernel (dense_rows), with about two
+  // thirds of its registers, wins with a block per row on single-dim layouts.
   // A row's result (its reduction order) depends on hidden and the layout,
   // never on the number of rows, so it is the same in every batch
   // (tests/test_batch_invariance.py). Few-row launches of long rows spread
