@@ -260,9 +260,11 @@ def test_batched_short_rows_touch_each_element_once(warp, layout):
     n, hidden = 257, 128
     x = view(ZERO_COPY_LAYOUTS[layout], n, hidden)
     out = view(OUTPUT_LAYOUT_FOR[layout], n, hidden)
+    # Without dense-row launches (which take these rows on most layouts).
     sim = _C.simulate_launch(out, x, torch.zeros(hidden, dtype=x.dtype), None, None, warp_size=warp,
-                             sm_count=1, max_threads_per_sm=256, blocks_per_sm=0)
+                             sm_count=1, max_threads_per_sm=256, blocks_per_sm=0, dense_rows=False)
     assert_clean(sim)
+    assert sim["config"]["dense_rows"] == 0
     if sim["config"]["vec"] > 1:
         assert sim["config"]["row_batch"] > 1
     assert torch.equal(sim["input"]["reads"], expected_counts(x))
@@ -278,7 +280,7 @@ def test_staged_launches_touch_each_element_once(layout, hidden):
     and written exactly once. Single-wave launches (nothing to stage) and
     the fused add do not stage; RMSNorm quant with two or more vectors per
     thread always does (its row lives in the buffer)."""
-    def run(n, add=False, quant=False, async_copy=True, blocks_per_sm=1):
+    def run(n, add=False, quant=False, async_copy=True, blocks_per_sm=1, dense_rows=True):
         x = view(ZERO_COPY_LAYOUTS[layout], n, hidden)
         out = view(OUTPUT_LAYOUT_FOR[layout], n, hidden, torch.int8 if quant else x.dtype)
         r = r_out = None
@@ -287,18 +289,20 @@ def test_staged_launches_touch_each_element_once(layout, hidden):
         yscale = torch.zeros(x.shape[:-1]) if quant else None
         sim = _C.simulate_launch(out, x, torch.zeros(hidden, dtype=x.dtype), r, r_out, warp_size=32,
                                  sm_count=2, max_threads_per_sm=2048, blocks_per_sm=blocks_per_sm, yscale=yscale,
-                                 async_copy=async_copy)
+                                 async_copy=async_copy, dense_rows=dense_rows)
         assert_clean(sim)
         assert torch.equal(sim["input"]["reads"], expected_counts(x))
         assert torch.equal(sim["out"]["writes"], expected_counts(out))
         return sim["config"]
 
     many = run(300)
-    if many["dense_rows"]:  # one block per row: nothing to stage
+    if many["dense_rows"]:  # one block per row group: nothing to stage
         assert many["stage_rows"] == 0
-    elif many["vec"] > 1:
-        assert many["stage_rows"] == 1 and many["row_batch"] == 1
-        assert run(300, async_copy=False)["stage_rows"] == 0
+    general = run(300, dense_rows=False)
+    assert general["dense_rows"] == 0
+    if general["vec"] > 1:
+        assert general["stage_rows"] == 1 and general["row_batch"] == 1
+        assert run(300, async_copy=False, dense_rows=False)["stage_rows"] == 0
     few = run(1)  # one row per leading index: a single wave where the layout has no inner row dims
     rows = view(ZERO_COPY_LAYOUTS[layout], 1, hidden).numel() // hidden
     if -(-rows // few["rows_per_block"]) <= few["grid"]:
@@ -318,22 +322,23 @@ def test_staged_launches_touch_each_element_once(layout, hidden):
     assert run(300, quant=True, async_copy=False)["stage_rows"] == 0
 
 
-# Layouts whose row tensors have at most one row dim after collapsing, with
-# 16-byte vectors: the ones long rows of RMSNorm take the dense-row kernel on.
-SINGLE_DIM_VECTOR_LAYOUTS = {"dense", "row_strided", "size1_dims", "expanded"}
+# Layouts whose row tensors have at most two row dims after collapsing, with
+# 16-byte vectors: the ones RMSNorm takes the dense-row kernel on.
+DENSE_ROW_LAYOUTS = {"dense", "row_strided", "size1_dims", "expanded", "qk3d_q", "qk3d_k"}
 
 
 @pytest.mark.parametrize("add", [False, True], ids=["rms", "add_rms"])
-@pytest.mark.parametrize("hidden", [128, 1024, 2048, 4096, 16384, 32768])
+@pytest.mark.parametrize("hidden", [64, 128, 256, 1024, 2048, 4096, 16384, 32768])
 @pytest.mark.parametrize("layout", list(ZERO_COPY_LAYOUTS))
 @pytest.mark.parametrize("target", list(TARGETS))
 def test_dense_row_launches(target, layout, hidden, add):
-    """Long rows of RMSNorm (and the fused add) on single-dim layouts with
-    more rows than SMs take the dense-row kernel (LaunchConfig::dense_rows):
-    a block per row, every element read and written once. Other layouts,
-    short rows and decode launches keep the general kernel, and the dense
-    launch holds each row in the same lanes and chunks as a launch of few rows
-    (same reduction order: results do not depend on the batch)."""
+    """Cached rows of RMSNorm (and the fused add) on layouts of at most two
+    row dims with more rows than SMs take the dense-row kernel
+    (LaunchConfig::dense_rows): a block per row group, every element read and
+    written once. Other layouts, streamed rows and decode launches keep the
+    general kernel, and the dense launch holds each row in the same lanes and
+    chunks as a launch of few rows (same reduction order: results do not
+    depend on the batch)."""
     warp, sms, threads = TARGETS[target]
 
     def run(n):
@@ -354,16 +359,27 @@ def test_dense_row_launches(target, layout, hidden, add):
             assert torch.equal(sim["residual_out"]["writes"], expected_counts(r_out))
         return sim["config"], x.numel() // hidden
 
-    many, rows = run(sms + 1)
-    long_rows = many["lanes"] >= warp and many["lanes"] == many["threads"]
-    measured_block = 64 <= many["threads"] <= 512  # kDenseRowMinThreads..kDenseRowMaxThreads
-    expect_dense = layout in SINGLE_DIM_VECTOR_LAYOUTS and long_rows and measured_block
+    # More rows than SMs, and not a whole number of packed row groups.
+    many, rows = run(sms + 3)
+    cached = many["chunks"] > 0 and many["vec"] * 2 == 16  # bf16: 16-byte vectors
+    expect_dense = layout in DENSE_ROW_LAYOUTS and cached and many["lanes"] <= 512
     assert many["dense_rows"] == int(expect_dense)
     if expect_dense:
-        assert many["grid"] == rows and many["rows_per_block"] == 1
-        assert many["stage_rows"] == 0 and many["split"] == 1 and many["chunks"] >= 1
+        # A block is the row's lanes (64..512), or 256 threads of rows of
+        # fewer lanes (kDenseRowPackedThreads), one row per sub-group.
+        assert many["threads"] == (many["lanes"] if many["lanes"] >= 64 else 256)
+        assert many["rows_per_block"] == many["threads"] // many["lanes"]
+        assert many["grid"] == -(-rows // many["rows_per_block"])
+        assert many["stage_rows"] == 0 and many["split"] == 1 and many["row_batch"] == 1
     few, _ = run(1)  # at most a few rows: a decode launch
-    assert few["dense_rows"] == 0
+    # Decode launches take the dense-row kernel only for rows that keep
+    # several vectors per thread (too long to split). With one leading index
+    # every layout here collapses to at most two row dims, and a lone row of
+    # an odd pitch is aligned.
+    few_dense = few["vec"] * 2 == 16 and few["lanes"] <= 512
+    assert few["dense_rows"] == int(few_dense and few["split"] == 1 and few["chunks"] > 1)
+    if few["dense_rows"]:
+        assert few["prefetch_weights"] == 1
     # Same lanes and chunks per row (a split launch spreads the same chunks),
     # where one row has the vector width of many (a lone row of an odd-pitch
     # view is aligned; layouts alone decide that, not dense_rows).

@@ -26,7 +26,9 @@ struct Recorder {
   void touch(const void* base, const RowLayout& rows, const at::Tensor& counts, int64_t row,
              int64_t chunk, int64_t elem = 0) {
     if (elem == 0) elem = elem_size;
-    const int64_t first = row_offset(rows, row) + chunk * c.vec;
+    // The offset function the kernel uses (row_offset_in).
+    const int64_t start = c.dense_rows ? two_dim_row_offset(rows, static_cast<uint32_t>(row)) : row_offset(rows, row);
+    const int64_t first = start + chunk * c.vec;
     const auto address = reinterpret_cast<uintptr_t>(base) + first * elem;
     if (address % static_cast<uintptr_t>(c.vec * elem) != 0) ++result->misaligned_vectors;
     int32_t* n = counts.data_ptr<int32_t>();
@@ -62,9 +64,10 @@ std::string check_shape(const LaunchConfig& c, const TargetInfo& t, int64_t elem
   if (c.threads / t.warp_size > AITER_MAX_WARPS_PER_BLOCK_FOR(t.warp_size))
     v += "more warps than the reduction scratch holds; ";
   if (c.chunks > 0 && c.chunks * c.lanes < c.chunks_per_row) v += "cache too small for the row; ";
-  // Dense-row kernels take blockIdx.x's row and nothing else.
-  if (c.dense_rows && (c.rows_per_block != 1 || c.grid != rows || c.chunks == 0 || c.split != 1 || c.stage_rows))
-    v += "a dense-row launch needs one cached row per block and a block per row; ";
+  // Dense-row kernels take blockIdx.x's row group and nothing else.
+  if (c.dense_rows && (c.grid != ceil_div(rows, c.rows_per_block) || c.chunks == 0 || c.split != 1 || c.stage_rows ||
+                       rows > INT32_MAX))
+    v += "a dense-row launch needs cached rows, a block per row group and fewer than 2^31 rows; ";
   return v;
 }
 

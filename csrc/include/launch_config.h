@@ -34,9 +34,12 @@ struct TargetInfo {
   // Whether the GPU has asynchronous global -> shared copies (sm_80 and
   // later; set by the launcher). Without them nothing is staged.
   int async_copy = 0;
-  // Long rows of single-dim layouts take the dense-row kernels
-  // (LaunchConfig::dense_rows); 0: never.
+  // Cached rows of layouts with at most two row dims take the dense-row
+  // kernels (LaunchConfig::dense_rows); 0: never.
   int dense_rows = 1;
+  // Dense-row decode launches (takes_dense_rows) fetch each row's weights
+  // into L1 with the row (LaunchConfig::prefetch_weights); 0: never.
+  int dense_prefetch = 1;
 };
 
 // Register-cached vectors per thread the kernels are instantiated for, and the
@@ -91,10 +94,12 @@ struct LaunchConfig {
   // and always for kernels that keep their row there (keeps_row_in_shared).
   int stage_rows;
   // 1: the dense-row kernel (NormVariant bit 8; takes_dense_rows): one
-  // block per row (grid == rows), no persistent loop, staging or split. It
-  // needs 30-42 registers on sm_90 for RMSNorm where the general kernel
-  // takes 64; on the H100 (bf16, hidden 2048..16384) it ran at 96-99% of
-  // copy bandwidth at T = 8192 and 32768, the general kernel at 88-93%.
+  // block per row group (grid == row groups; a row per block, or a row per
+  // sub-group for rows of fewer than kDenseRowMinThreads lanes), no
+  // persistent loop, staging or split. It needs 30-42 registers on sm_90 for
+  // RMSNorm where the general kernel takes 64; on the H100 (bf16, hidden
+  // 2048..16384) it ran at 96-99% of copy bandwidth at T = 8192 and 32768,
+  // the general kernel at 88-93%.
   int dense_rows;
 };
 
@@ -234,34 +239,49 @@ inline void settle_staging(LaunchConfig* c, int64_t rows, NormVariant v) {
   if (!keeps_row_in_shared(v, c->chunks) && ceil_div(rows, c->rows_per_block) <= c->grid) c->stage_rows = 0;
 }
 
-// Whether a call's long rows can take the dense-row kernel: a variant that
-// has one, 16-byte vectors, and at most one row dim in every row tensor it
-// touches. Depends on the layout only, never on the number of rows, so the
+// Whether a call's rows can take the dense-row kernel: a variant that has
+// one, 16-byte vectors, and at most two row dims in every row tensor it
+// touches (two_dim_row_offset: 2D views and the Q/K slices of a packed QKV
+// buffer). Depends on the layout only, never on the number of rows, so the
 // per-thread chunking it picks (choose_launch) is the same at every T.
 inline bool dense_row_layout(const NormParams& p, int vec) {
   if (!variant_has_dense_kernel(p.variant) || vec * dtype_size(p.dtype) != kVectorBytes) return false;
-  bool ok = p.input_rows.ndim <= 1 && p.out_rows.ndim <= 1;
-  if (variant_adds(p.variant)) ok = ok && p.residual_in_rows.ndim <= 1 && p.residual_out_rows.ndim <= 1;
+  bool ok = p.input_rows.ndim <= 2 && p.out_rows.ndim <= 2;
+  if (variant_adds(p.variant)) ok = ok && p.residual_in_rows.ndim <= 2 && p.residual_out_rows.ndim <= 2;
   return ok;
 }
 
 // Block sizes the dense-row kernel was measured at and won (H100: 64..512
-// threads, hidden 2048..16384 in bf16). One-warp blocks of shorter rows and
-// 1024-thread blocks of longer ones keep the persistent kernel: with a block
-// per row the first would be bound by block scheduling, and the second ran
-// 15-25% slower in the prototype.
+// threads, hidden 2048..16384 in bf16). Rows of fewer lanes share a block of
+// kDenseRowPackedThreads (a row per lanes-wide sub-group of a warp), so a
+// block is never a lone warp, which would leave the launch bound by block
+// scheduling. 1024-thread blocks ran 15-25% slower in the prototype and keep
+// the persistent kernel.
 constexpr int kDenseRowMinThreads = 64;
 constexpr int kDenseRowMaxThreads = 512;
+constexpr int kDenseRowPackedThreads = 256;
 
-// Launches that take the dense-row kernel (LaunchConfig::dense_rows): long
-// rows (a block each) in blocks of a measured size, cached in registers, not
-// split, with more rows than SMs (decode launches keep the general kernel's
-// weight prefetch), and a grid of rows * threads below 2^31 (HIP's limit on
-// a launch's threads).
+// The dense-row block for a row of `lanes` lanes.
+AITER_HD constexpr int dense_row_threads(int lanes) {
+  return lanes >= kDenseRowMinThreads ? lanes : kDenseRowPackedThreads;
+}
+
+// Launches that take the dense-row kernel (LaunchConfig::dense_rows): rows
+// cached in registers, not split, a row in at most kDenseRowMaxThreads lanes
+// (a block's row group: blocks of more lanes are one row, rows of fewer
+// lanes than a warp share the block), and a grid of fewer than 2^31 threads
+// (HIP's limit on a launch; it also keeps row indices in 31 bits, as
+// two_dim_row_offset needs). Decode launches (no more rows than SMs) keep
+// the general kernel's split and hoisted weights, except rows of several
+// vectors per thread that cannot split: there the general kernel waits for
+// each chunk's load before issuing the next, and the dense one issues them
+// all at once.
 inline bool takes_dense_rows(const TargetInfo& target, const NormParams& p, const LaunchConfig& c) {
-  return target.dense_rows && dense_row_layout(p, c.vec) && c.lanes == c.threads && c.lanes >= target.warp_size &&
-         c.threads >= kDenseRowMinThreads && c.threads <= kDenseRowMaxThreads && c.chunks > 0 && c.split == 1 &&
-         p.rows > target.sm_count && p.rows < (int64_t{1} << 31) / c.threads;
+  if (!target.dense_rows || !dense_row_layout(p, c.vec) || c.chunks == 0 || c.split != 1 ||
+      (p.rows <= target.sm_count && c.chunks == 1) || c.lanes > kDenseRowMaxThreads)
+    return false;
+  const int threads = dense_row_threads(c.lanes);  // packed rows have at most a warp's lanes
+  return ceil_div(p.rows, threads / c.lanes) < (int64_t{1} << 31) / threads;
 }
 
 inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p) {
@@ -317,9 +337,15 @@ inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p)
                       : 0;
   const int64_t blocks_per_sm = target.max_threads_per_sm / c.threads;
   if (takes_dense_rows(target, p, c)) {
-    // One block per row: the hardware schedules rows as blocks finish.
+    // One block per row group: the hardware schedules rows as blocks finish.
     c.dense_rows = 1;
     c.grid_waves = 0;
+    c.threads = dense_row_threads(c.lanes);
+    c.rows_per_block = c.threads / c.lanes;
+    // Measured with an L1 weight prefetch on every launch of one wave, the
+    // dense kernel ran 1.2-2.6x slower (H100 bf16, T = 1024; h256 and h512
+    // at T = 8192): only decode launches take it.
+    if (!target.dense_prefetch) c.prefetch_weights = 0;
     set_grid(&c, p.rows, target.sm_count, blocks_per_sm);
     return c;
   }

@@ -57,27 +57,27 @@ AITER_HD void set_divisor(int64_t d, uint32_t* magic, uint32_t* shift) {
   *shift = l;
 }
 
-// Element offset of row `row` (0 <= row < the product of the sizes). One row
-// dim (dense, row-strided 2D, any view whose leading dims collapse) costs a
-// multiply; two (the Q/K slice of a packed QKV buffer: tokens, heads) a
-// multiply-high division while the row index fits in 31 bits; each further
-// dim a 32-bit divide (64-bit beyond 31 bits).
-// Layouts with at most one row dim (dense or row-strided 2D, and views whose
-// leading dims collapse): a multiply. Dense-row kernels call only this.
-AITER_HD int64_t single_dim_row_offset(const RowLayout& l, int64_t row) {
-  return row * l.strides[kMaxRowDims - 1];  // stride 0 when ndim == 0
+// Layouts with at most two row dims (the Q/K slice of a packed QKV buffer:
+// tokens, heads) and rows below 2^31: a multiply-high division by the inner
+// size and two multiplies. Exact for fewer dims too (an unused outer slot
+// has stride 0, and row < the inner size gives q == 0), so dense-row kernels
+// call only this: no branch on the layout.
+AITER_HD int64_t two_dim_row_offset(const RowLayout& l, uint32_t row) {
+  constexpr int kLast = kMaxRowDims - 1;
+  const uint32_t q = divide_by(row, l.inner_magic, l.inner_shift);
+  return static_cast<int64_t>(row - q * static_cast<uint32_t>(l.sizes[kLast])) * l.strides[kLast] +
+         static_cast<int64_t>(q) * l.strides[kLast - 1];
 }
 
+// Element offset of row `row` (0 <= row < the product of the sizes). One row
+// dim (dense, row-strided 2D, any view whose leading dims collapse) costs a
+// multiply; two a multiply-high division while the row index fits in 31
+// bits; each further dim a 32-bit divide (64-bit beyond 31 bits).
 AITER_HD int64_t row_offset(const RowLayout& l, int64_t row) {
   constexpr int kLast = kMaxRowDims - 1;
-  if (l.ndim <= 1) return single_dim_row_offset(l, row);
+  if (l.ndim <= 1) return row * l.strides[kLast];  // stride 0 when ndim == 0
+  if (l.ndim == 2 && row <= INT32_MAX) return two_dim_row_offset(l, static_cast<uint32_t>(row));
   int64_t offset = 0;
-  if (l.ndim == 2 && row <= INT32_MAX) {
-    const uint32_t r = static_cast<uint32_t>(row);
-    const uint32_t q = divide_by(r, l.inner_magic, l.inner_shift);
-    return static_cast<int64_t>(r - q * static_cast<uint32_t>(l.sizes[kLast])) * l.strides[kLast] +
-           static_cast<int64_t>(q) * l.strides[kLast - 1];
-  }
   if (row <= INT32_MAX) {
     uint32_t rest = static_cast<uint32_t>(row);
 #pragma unroll

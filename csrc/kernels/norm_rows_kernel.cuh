@@ -147,11 +147,12 @@ struct RowPointers {
   int job;
 };
 
-// A row's offset in one tensor: dense-row kernels only run on single-dim
-// layouts (dense_row_layout), so they skip the multi-dim code.
+// A row's offset in one tensor: dense-row kernels only run on layouts of at
+// most two row dims and fewer than 2^31 rows (dense_row_layout,
+// takes_dense_rows), so they skip the general code's branches.
 template <NormVariant VARIANT>
 __device__ __forceinline__ int64_t row_offset_in(const RowLayout& rows, int64_t row) {
-  if constexpr (variant_dense_rows(VARIANT)) return single_dim_row_offset(rows, row);
+  if constexpr (variant_dense_rows(VARIANT)) return two_dim_row_offset(rows, static_cast<uint32_t>(row));
   else return row_offset(rows, row);
 }
 
@@ -494,8 +495,8 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
     norm_rows_kernel(const NormParams p, const LaunchConfig c) {
   constexpr bool kLayer = variant_centers(VARIANT);
   constexpr bool kQuant = variant_quantizes(VARIANT);
-  // Dense-row kernels (LaunchConfig::dense_rows): this block's row only, no
-  // staging, split or weight hoisting.
+  // Dense-row kernels (LaunchConfig::dense_rows): this block's row group
+  // only, no staging, split or weight hoisting.
   constexpr bool kDense = variant_dense_rows(VARIANT);
   constexpr QuantType kFormat = variant_quant_type(VARIANT);
   // RMSNorm quant with per-row scales takes the row max in the first pass
@@ -594,12 +595,13 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
         hoisted_job = ptrs.job;
       }
     }
-    if constexpr (CACHED > 0 && !kHoistWeight && !kDense) {
+    if constexpr (CACHED > 0 && !kHoistWeight) {
       // In a decode launch each block reads the weights once, after the
       // row's reduction: start fetching them with the row instead (H100,
-      // T = 1: 0.6-1.2 us of 8-9). Other launches skip it: ungated, it cost
-      // 4-8 points at T = 8192, and gated on a single wave it appears to
-      // have cost ~4 us at T = 1024 (16.8 against 12.3 us for h4096).
+      // T = 1: 0.6-1.2 us of 8-9). Other launches of the general kernel skip
+      // it: ungated, it cost 4-8 points at T = 8192, and gated on a single
+      // wave it appears to have cost ~4 us at T = 1024 (16.8 against 12.3 us
+      // for h4096); dense-row launches lost 1.2-2.6x that way.
       if (c.prefetch_weights && active) {
 #pragma unroll
         for (int k = 0; k < CACHED; ++k) {
@@ -637,7 +639,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
 #pragma unroll
       for (int k = 0; k < CACHED; ++k) {
         const int64_t chunk = chunk_of(c, t, k);
-        if (chunk_in_row(c, chunk)) loaded[k] = load_row_inputs<T, VEC, VARIANT>(ptrs, chunk);
+        if (active && chunk_in_row(c, chunk)) loaded[k] = load_row_inputs<T, VEC, VARIANT>(ptrs, chunk);
       }
     }
 
@@ -768,7 +770,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
       }
     }
 #undef AITER_ROW_CHUNK
-    if constexpr (kDense) break;  // one row per block
+    if constexpr (kDense) break;  // one row group per block
     buffer ^= 1;
     current_staged = next_staged;
   }
