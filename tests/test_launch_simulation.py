@@ -207,20 +207,24 @@ def test_group_wider_than_a_warp_on_the_scalar_path_is_refused():
         assert "per-group quantisation" in sim["shape_violations"]
 
 
-@pytest.mark.parametrize("T", [1, 7, 300])
+@pytest.mark.parametrize("dense_rows", [True, False], ids=["dense", "general"])
+@pytest.mark.parametrize("T", [1, 7, 301])
 @pytest.mark.parametrize("d", [64, 128, 256])
 @pytest.mark.parametrize("target", list(TARGETS))
-def test_qk_two_job_launch(target, d, T):
+def test_qk_two_job_launch(target, d, T, dense_rows):
     """One launch over the Q and K slices of a packed buffer: every Q and K
-    element read and written once, the V part and gaps never touched."""
+    element read and written once, the V part and gaps never touched. With
+    more rows than SMs it takes the dense-row kernel, whose blocks of packed
+    rows straddle the Q/K boundary at T = 301."""
     qkv = torch.zeros(T, 12 * d, dtype=torch.bfloat16)
     q, k = qkv[:, : 8 * d].view(T, 8, d), qkv[:, 8 * d : 10 * d].view(T, 2, d)
     oq, ok = torch.zeros(T, 8, d, dtype=torch.bfloat16), torch.zeros(T, 2, d, dtype=torch.bfloat16)
     w = torch.zeros(d, dtype=torch.bfloat16)
     warp, sms, threads = TARGETS[target]
     sim = _C.simulate_launch(oq, q, w, None, None, warp_size=warp, sm_count=sms, max_threads_per_sm=threads,
-                             k=k, k_out=ok, k_weight=w)
+                             k=k, k_out=ok, k_weight=w, dense_rows=dense_rows)
     assert_clean(sim)
+    assert sim["config"]["dense_rows"] == int(dense_rows and 10 * T > sms)
     assert torch.equal(sim["input"]["reads"], expected_counts(q))
     assert torch.equal(sim["k"]["reads"], expected_counts(k))
     assert torch.equal(sim["out"]["writes"], expected_counts(oq))

@@ -50,10 +50,10 @@ enum class NormVariant : int32_t {
   kRmsQuantGroupSmoothI8 = 0xd2, kRmsQuantGroupSmoothFp8 = 0xe2, kRmsQuantGroupSmoothFp8Fnuz = 0xf2,
   kAddRmsQuantGroupSmoothI8 = 0xd3, kAddRmsQuantGroupSmoothFp8 = 0xe3, kAddRmsQuantGroupSmoothFp8Fnuz = 0xf3,
   // Dense-row kernels of RMSNorm (bit 8; LaunchConfig::dense_rows): one row
-  // per block, every row tensor a single row dim, 16-byte vectors held in
-  // registers. Without the persistent loop, staging, split and multi-dim
-  // offsets they need about two thirds of the registers.
-  kRmsDense = 0x100, kAddRmsDense = 0x101
+  // group per block, every row tensor at most two row dims, 16-byte vectors
+  // held in registers. Without the persistent loop, staging, split and
+  // multi-dim offsets they need about two thirds of the registers.
+  kRmsDense = 0x100, kAddRmsDense = 0x101, kQkRmsDense = 0x108
 };
 
 AITER_HD constexpr bool variant_adds(NormVariant v) { return (static_cast<int>(v) & 1) != 0; }
@@ -80,11 +80,12 @@ AITER_HD constexpr NormVariant with_smooth(NormVariant v) {
   return static_cast<NormVariant>(static_cast<int>(v) | 0x80);
 }
 AITER_HD constexpr bool variant_smooths(NormVariant v) { return (static_cast<int>(v) & 0x80) != 0; }
-// Variants with dense-row kernels: RMSNorm and the fused add + RMSNorm. (The
-// LayerNorm kernels, with their second pass and bias, stayed at 63 registers
-// that way on sm_90, no fewer than their general kernels'.)
+// Variants with dense-row kernels: RMSNorm, the fused add + RMSNorm and the
+// fused Q/K norm. (The LayerNorm kernels, with their second pass and bias,
+// stayed at 63 registers that way on sm_90, no fewer than their general
+// kernels'.)
 AITER_HD constexpr bool variant_has_dense_kernel(NormVariant v) {
-  return v == NormVariant::kRms || v == NormVariant::kAddRms;
+  return v == NormVariant::kRms || v == NormVariant::kAddRms || v == NormVariant::kQkRms;
 }
 AITER_HD constexpr NormVariant with_dense_rows(NormVariant v) {
   return static_cast<NormVariant>(static_cast<int>(v) | 0x100);
@@ -167,6 +168,15 @@ struct RowJob {
   int64_t input_offset, out_offset;
 };
 
+// kTwoDim: the dense-row kernels' offsets (two_dim_row_offset; layouts of at
+// most two row dims, rows below 2^31).
+template <bool kTwoDim = false>
+AITER_HD int64_t job_row_offset(const RowLayout& l, int64_t row) {
+  if constexpr (kTwoDim) return two_dim_row_offset(l, static_cast<uint32_t>(row));
+  else return row_offset(l, row);
+}
+
+template <bool kTwoDim = false>
 AITER_HD RowJob row_job(const NormParams& p, int64_t row) {
   RowJob j;
   if (row >= p.split_row) {
@@ -175,15 +185,15 @@ AITER_HD RowJob row_job(const NormParams& p, int64_t row) {
     j.out = p.out_b;
     j.weight = p.weight_b;
     j.weight_stride = p.weight_b_stride;
-    j.input_offset = row_offset(p.input_b_rows, r);
-    j.out_offset = row_offset(p.out_b_rows, r);
+    j.input_offset = job_row_offset<kTwoDim>(p.input_b_rows, r);
+    j.out_offset = job_row_offset<kTwoDim>(p.out_b_rows, r);
   } else {
     j.input = p.input;
     j.out = p.out;
     j.weight = p.weight;
     j.weight_stride = p.weight_stride;
-    j.input_offset = row_offset(p.input_rows, row);
-    j.out_offset = row_offset(p.out_rows, row);
+    j.input_offset = job_row_offset<kTwoDim>(p.input_rows, row);
+    j.out_offset = job_row_offset<kTwoDim>(p.out_rows, row);
   }
   return j;
 }

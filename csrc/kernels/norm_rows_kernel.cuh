@@ -152,8 +152,7 @@ struct RowPointers {
 // takes_dense_rows), so they skip the general code's branches.
 template <NormVariant VARIANT>
 __device__ __forceinline__ int64_t row_offset_in(const RowLayout& rows, int64_t row) {
-  if constexpr (variant_dense_rows(VARIANT)) return two_dim_row_offset(rows, static_cast<uint32_t>(row));
-  else return row_offset(rows, row);
+  return job_row_offset<variant_dense_rows(VARIANT)>(rows, row);
 }
 
 template <typename T, NormVariant VARIANT>
@@ -161,7 +160,7 @@ __device__ __forceinline__ RowPointers<T> row_pointers(const NormParams& p, int6
   RowPointers<T> r;
   RowJob j;
   if constexpr (variant_two_jobs(VARIANT)) {
-    j = row_job(p, row);
+    j = row_job<variant_dense_rows(VARIANT)>(p, row);
     r.job = row >= p.split_row ? 1 : 0;
   } else {
     j = RowJob{p.input, p.out, p.weight, p.weight_stride, row_offset_in<VARIANT>(p.input_rows, row),
