@@ -370,7 +370,7 @@ def test_dense_row_launches(target, layout, hidden, add):
     assert many["dense_rows"] == int(expect_dense)
     if expect_dense:
         # A block is the row's lanes (64..512), or 256 threads of rows of
-        # fewer lanes (kDenseRowPackedThreads), one row per sub-group.
+        # fewer lanes (TargetInfo::dense_packed_threads), one row per sub-group.
         assert many["threads"] == (many["lanes"] if many["lanes"] >= 64 else 256)
         assert many["rows_per_block"] == many["threads"] // many["lanes"]
         assert many["grid"] == -(-rows // many["rows_per_block"])

@@ -42,6 +42,9 @@ struct TargetInfo {
   // Dense-row decode launches (takes_dense_rows) fetch each row's weights
   // into L1 with the row (LaunchConfig::prefetch_weights); 0: never.
   int dense_prefetch = 1;
+  // Block size of dense-row launches whose rows have fewer lanes than
+  // kDenseRowMinThreads (rows packed a sub-group each; dense_row_threads).
+  int dense_packed_threads = 256;
 };
 
 // Register-cached vectors per thread the kernels are instantiated for, and the
@@ -256,17 +259,16 @@ inline bool dense_row_layout(const NormParams& p, int vec) {
 
 // Block sizes the dense-row kernel was measured at and won (H100: 64..512
 // threads, hidden 2048..16384 in bf16). Rows of fewer lanes share a block of
-// kDenseRowPackedThreads (a row per lanes-wide sub-group of a warp), so a
-// block is never a lone warp, which would leave the launch bound by block
-// scheduling. 1024-thread blocks ran 15-25% slower in the prototype and keep
-// the persistent kernel.
+// TargetInfo::dense_packed_threads (a row per lanes-wide sub-group of a
+// warp), so a block is never a lone warp, which would leave the launch bound
+// by block scheduling. 1024-thread blocks ran 15-25% slower in the prototype
+// and keep the persistent kernel.
 constexpr int kDenseRowMinThreads = 64;
 constexpr int kDenseRowMaxThreads = 512;
-constexpr int kDenseRowPackedThreads = 256;
 
 // The dense-row block for a row of `lanes` lanes.
-AITER_HD constexpr int dense_row_threads(int lanes) {
-  return lanes >= kDenseRowMinThreads ? lanes : kDenseRowPackedThreads;
+inline int dense_row_threads(const TargetInfo& target, int lanes) {
+  return lanes >= kDenseRowMinThreads ? lanes : target.dense_packed_threads;
 }
 
 // Launches that take the dense-row kernel (LaunchConfig::dense_rows): rows
@@ -283,7 +285,8 @@ inline bool takes_dense_rows(const TargetInfo& target, const NormParams& p, cons
   if (!target.dense_rows || !dense_row_layout(p, c.vec) || c.chunks == 0 || c.split != 1 ||
       (p.rows <= target.sm_count && c.chunks == 1) || c.lanes > kDenseRowMaxThreads)
     return false;
-  const int threads = dense_row_threads(c.lanes);  // packed rows have at most a warp's lanes
+  const int threads = dense_row_threads(target, c.lanes);  // packed rows have at most a warp's lanes
+  if (threads > kDenseRowMaxThreads || threads % target.warp_size != 0 || threads % c.lanes != 0) return false;
   return ceil_div(p.rows, threads / c.lanes) < (int64_t{1} << 31) / threads;
 }
 
@@ -343,7 +346,7 @@ inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p)
     // One block per row group: the hardware schedules rows as blocks finish.
     c.dense_rows = 1;
     c.grid_waves = 0;
-    c.threads = dense_row_threads(c.lanes);
+    c.threads = dense_row_threads(target, c.lanes);
     c.rows_per_block = c.threads / c.lanes;
     // Measured with an L1 weight prefetch on every launch of one wave, the
     // dense kernel ran 1.2-2.6x slower (H100 bf16, T = 1024; h256 and h512
