@@ -30,9 +30,10 @@ def plan_rows(t: torch.Tensor) -> RowPlan:
     )
 
 
-def row_offset(sizes, strides, row: int) -> int:
-    """Element offset of ``row`` for collapsed row dims (the kernels' formula)."""
-    return _C.row_offset(list(sizes), list(strides), row)
+def row_offset(sizes, strides, row: int, dense: bool = False) -> int:
+    """Element offset of ``row`` for collapsed row dims (the kernels' formula;
+    ``dense``: the dense-row kernels' one, for at most two row dims)."""
+    return _C.row_offset(list(sizes), list(strides), row, dense)
 
 
 def is_zero_copy(*tensors: torch.Tensor) -> bool:

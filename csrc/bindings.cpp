@@ -71,12 +71,18 @@ RowLayout layout_from(const std::vector<int64_t>& sizes, const std::vector<int64
   return l;
 }
 
+// dense: the dense-row kernels' formula (two_dim_row_offset), for layouts
+// that collapse to at most two row dims and rows below 2^31.
 int64_t row_offset_py(const std::vector<int64_t>& sizes, const std::vector<int64_t>& strides,
-                      int64_t row) {
+                      int64_t row, bool dense) {
   int64_t rows = 1;
   for (const int64_t s : sizes) rows *= s;
   TORCH_CHECK_VALUE(row >= 0 && row < rows, aiter::message("row_offset: row ", row, " is outside [0, ", rows, ")"));
-  return row_offset(layout_from(sizes, strides), row);
+  const RowLayout l = layout_from(sizes, strides);
+  if (!dense) return row_offset(l, row);
+  TORCH_CHECK_VALUE(l.ndim <= 2 && row <= INT32_MAX,
+                    aiter::message("row_offset(dense=True): needs at most two row dims and a row below 2^31"));
+  return two_dim_row_offset(l, static_cast<uint32_t>(row));
 }
 
 py::dict counts_dict(const AccessCounts& a) {
@@ -214,7 +220,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("strict_layout", &aiter::strict_layout);
   m.def("plan_rows", &aiter::plan_rows_py, py::arg("sizes"), py::arg("strides"));
   m.def("row_offset", &aiter::row_offset_py, py::arg("sizes"), py::arg("strides"),
-        py::arg("row"));
+        py::arg("row"), py::arg("dense") = false);
   m.def("simulate_launch", &aiter::simulate_launch_py, py::arg("out"), py::arg("input"),
         py::arg("weight"), py::arg("residual_in") = py::none(),
         py::arg("residual_out") = py::none(), py::arg("warp_size"), py::arg("sm_count"),

@@ -93,6 +93,26 @@ def test_row_offsets_divide_exactly(d):
         assert layout.row_offset(sizes, strides, row) == want, (d, row)
 
 
+@pytest.mark.parametrize("d", DIVISORS)
+def test_dense_row_offsets_match_for_up_to_two_row_dims(d):
+    """The dense-row kernels' formula (two_dim_row_offset: no branch on the
+    number of dims) on two row dims, one (where the unused outer slot must
+    add nothing, including sizes of 2^31 and more) and none."""
+    gen = torch.Generator().manual_seed(d)
+    limit = 2**31 - 1
+    two = ((2**40 // d + 1, d), (7 * d + 3, 7))
+    one = ((d,), (5,))
+    for sizes, strides in (two, one):
+        total = sizes[0] * (sizes[1] if len(sizes) == 2 else 1)
+        rows = {0, 1, d - 1, d, d + 1, limit, limit - 1} | set(torch.randint(0, limit, (100,), generator=gen).tolist())
+        for row in sorted(r for r in rows if 0 <= r < total and r <= limit):
+            want = layout.row_offset(sizes, strides, row)
+            assert layout.row_offset(sizes, strides, row, dense=True) == want, (sizes, row)
+    assert layout.row_offset((1, 1), (99, 7), 0, dense=True) == 0  # no row dims left
+    with pytest.raises(ValueError, match="two row dims"):
+        layout.row_offset((2, 3, 5), (100, 20, 1), 7, dense=True)
+
+
 def test_three_and_four_row_dims_divide_exactly():
     """The general path (a divide per dim) on awkward sizes."""
     gen = torch.Generator().manual_seed(0)
