@@ -90,12 +90,14 @@ def add_dyn_quant_int8(x, r, w, b):
     return out, ys, r_out
 
 
-# Launches of many waves: each block takes several row groups and stages the
-# next group's inputs in shared memory while it works on the current one
-# (LaunchConfig::stage_rows). Every row of such a launch must equal the same
-# row from launches of at most one row per SM (one group per block: nothing
-# staged). Short rows (128: many rows per block) and long rows (4096, 2048
-# for fp32: one row per block) with and without the residual add.
+# Launches of many waves: the general kernel's blocks take several row groups
+# and stage the next group's inputs in shared memory while they work on the
+# current one (LaunchConfig::stage_rows); RMSNorm and the fused add take the
+# dense-row kernel (a block per row group). Every row of such a launch must
+# equal the same row from launches of at most one row per SM (decode
+# launches: nothing staged, long rows split). Short rows (128: many rows per
+# block) and long rows (4096, 2048 for fp32: one row per block) with and
+# without the residual add.
 WAVE_CASES = [(op, h) for op in (rms, add_rms, layer, add_layer, dyn_quant_int8, add_dyn_quant_int8,
                                  group_quant_fp8) for h in (128, 4096)]
 
