@@ -26,8 +26,8 @@ struct Recorder {
   void touch(const void* base, const RowLayout& rows, const at::Tensor& counts, int64_t row,
              int64_t chunk, int64_t elem = 0) {
     if (elem == 0) elem = elem_size;
-    // The offset function the kernel uses (row_offset_in).
-    const int64_t start = c.dense_rows ? two_dim_row_offset(rows, static_cast<uint32_t>(row)) : row_offset(rows, row);
+    // The offset function the kernel uses (row_offset_as).
+    const int64_t start = c.dense_rows ? row_offset_as<true>(rows, row) : row_offset_as<false>(rows, row);
     const int64_t first = start + chunk * c.vec;
     const auto address = reinterpret_cast<uintptr_t>(base) + first * elem;
     if (address % static_cast<uintptr_t>(c.vec * elem) != 0) ++result->misaligned_vectors;

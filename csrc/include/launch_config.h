@@ -101,10 +101,11 @@ struct LaunchConfig {
   // 1: the dense-row kernel (NormVariant bit 8; takes_dense_rows): one
   // block per row group (grid == row groups; a row per block, or a row per
   // sub-group for rows of fewer than kDenseRowMinThreads lanes), no
-  // persistent loop, staging or split. It needs 30-42 registers on sm_90 for
-  // RMSNorm where the general kernel takes 64; on the H100 (bf16, hidden
-  // 2048..16384) it ran at 96-99% of copy bandwidth at T = 8192 and 32768,
-  // the general kernel at 88-93%.
+  // persistent loop, staging or split. It needs 28-41 registers on sm_90 for
+  // RMSNorm with one to four vectors per thread, where the general kernel
+  // takes 56-64; on the H100 (bf16, T = 8192 and 32768) 2D RMSNorm ran at
+  // 95-105% of copy bandwidth and the strided Q/K norms at 94-98%, the
+  // general kernel at 88-93%.
   int dense_rows;
 };
 
@@ -352,7 +353,7 @@ inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p)
     // dense kernel ran 1.2-2.6x slower (H100 bf16, T = 1024; h256 and h512
     // at T = 8192): only decode launches take it.
     if (!target.dense_prefetch) c.prefetch_weights = 0;
-    set_grid(&c, p.rows, target.sm_count, blocks_per_sm);
+    set_grid(&c, p.rows, target.sm_count, target.max_threads_per_sm / c.threads);
     return c;
   }
   // Staging (stage_rows) keeps the next row group's loads in flight; the

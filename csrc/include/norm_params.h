@@ -168,14 +168,7 @@ struct RowJob {
   int64_t input_offset, out_offset;
 };
 
-// kTwoDim: the dense-row kernels' offsets (two_dim_row_offset; layouts of at
-// most two row dims, rows below 2^31).
-template <bool kTwoDim = false>
-AITER_HD int64_t job_row_offset(const RowLayout& l, int64_t row) {
-  if constexpr (kTwoDim) return two_dim_row_offset(l, static_cast<uint32_t>(row));
-  else return row_offset(l, row);
-}
-
+// kTwoDim: the dense-row kernels' offsets (row_offset_as).
 template <bool kTwoDim = false>
 AITER_HD RowJob row_job(const NormParams& p, int64_t row) {
   RowJob j;
@@ -185,15 +178,15 @@ AITER_HD RowJob row_job(const NormParams& p, int64_t row) {
     j.out = p.out_b;
     j.weight = p.weight_b;
     j.weight_stride = p.weight_b_stride;
-    j.input_offset = job_row_offset<kTwoDim>(p.input_b_rows, r);
-    j.out_offset = job_row_offset<kTwoDim>(p.out_b_rows, r);
+    j.input_offset = row_offset_as<kTwoDim>(p.input_b_rows, r);
+    j.out_offset = row_offset_as<kTwoDim>(p.out_b_rows, r);
   } else {
     j.input = p.input;
     j.out = p.out;
     j.weight = p.weight;
     j.weight_stride = p.weight_stride;
-    j.input_offset = job_row_offset<kTwoDim>(p.input_rows, row);
-    j.out_offset = job_row_offset<kTwoDim>(p.out_rows, row);
+    j.input_offset = row_offset_as<kTwoDim>(p.input_rows, row);
+    j.out_offset = row_offset_as<kTwoDim>(p.out_rows, row);
   }
   return j;
 }

@@ -109,6 +109,16 @@ AITER_HD int64_t row_offset(const RowLayout& l, int64_t row) {
   return offset;
 }
 
+// The offset function a kernel instantiation uses: dense-row kernels
+// (kTwoDim) run only on layouts of at most two row dims and fewer than 2^31
+// rows (launch_config.h, dense_row_layout and takes_dense_rows), so they skip
+// the general function's branches.
+template <bool kTwoDim>
+AITER_HD int64_t row_offset_as(const RowLayout& l, int64_t row) {
+  if constexpr (kTwoDim) return two_dim_row_offset(l, static_cast<uint32_t>(row));
+  else return row_offset(l, row);
+}
+
 // Collapse the leading (row) dims of a view. `sizes`/`strides` hold the
 // leading dims only (the last, normalised dim excluded). Size-1 dims are
 // dropped (their stride is meaningless); neighbours merge when

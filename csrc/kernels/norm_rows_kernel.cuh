@@ -147,24 +147,17 @@ struct RowPointers {
   int job;
 };
 
-// A row's offset in one tensor: dense-row kernels only run on layouts of at
-// most two row dims and fewer than 2^31 rows (dense_row_layout,
-// takes_dense_rows), so they skip the general code's branches.
-template <NormVariant VARIANT>
-__device__ __forceinline__ int64_t row_offset_in(const RowLayout& rows, int64_t row) {
-  return job_row_offset<variant_dense_rows(VARIANT)>(rows, row);
-}
-
 template <typename T, NormVariant VARIANT>
 __device__ __forceinline__ RowPointers<T> row_pointers(const NormParams& p, int64_t row) {
+  constexpr bool kTwoDim = variant_dense_rows(VARIANT);  // the dense-row kernels' offsets
   RowPointers<T> r;
   RowJob j;
   if constexpr (variant_two_jobs(VARIANT)) {
-    j = row_job<variant_dense_rows(VARIANT)>(p, row);
+    j = row_job<kTwoDim>(p, row);
     r.job = row >= p.split_row ? 1 : 0;
   } else {
-    j = RowJob{p.input, p.out, p.weight, p.weight_stride, row_offset_in<VARIANT>(p.input_rows, row),
-               row_offset_in<VARIANT>(p.out_rows, row)};
+    j = RowJob{p.input, p.out, p.weight, p.weight_stride, row_offset_as<kTwoDim>(p.input_rows, row),
+               row_offset_as<kTwoDim>(p.out_rows, row)};
     r.job = 0;
   }
   r.input = static_cast<const T*>(j.input) + j.input_offset;
@@ -182,8 +175,8 @@ __device__ __forceinline__ RowPointers<T> row_pointers(const NormParams& p, int6
     r.out = static_cast<T*>(j.out) + j.out_offset;
   }
   if constexpr (variant_adds(VARIANT)) {
-    r.residual_in = static_cast<const T*>(p.residual_in) + row_offset_in<VARIANT>(p.residual_in_rows, row);
-    r.residual_out = static_cast<T*>(p.residual_out) + row_offset_in<VARIANT>(p.residual_out_rows, row);
+    r.residual_in = static_cast<const T*>(p.residual_in) + row_offset_as<kTwoDim>(p.residual_in_rows, row);
+    r.residual_out = static_cast<T*>(p.residual_out) + row_offset_as<kTwoDim>(p.residual_out_rows, row);
   }
   return r;
 }
