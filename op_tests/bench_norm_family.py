@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import aiter  # noqa: E402
-from bench_rmsnorm import CopyRoof, Timer, gbps, log  # noqa: E402
+from bench_rmsnorm import CopyRoof, Timer, gbps, log, time_rounds  # noqa: E402
 
 QKV_WIDTH, HEAD_DIM, HQ, HK = 6144, 128, 32, 8
 TOKENS = (1, 2, 4, 8, 16, 32, 8192)
@@ -200,6 +200,7 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help=f"tokens {QUICK_TOKENS}")
     p.add_argument("--warmup", type=float, default=25)
     p.add_argument("--rep", type=float, default=100)
+    p.add_argument("--rounds", type=int, default=3, help="interleaved timings per implementation (median)")
     p.add_argument("--eps", type=float, default=1e-6)
     p.add_argument("--json")
     p.add_argument("--md")
@@ -220,13 +221,16 @@ def main(argv=None):
                 for T in tokens:
                     s = CASES[name](T, DTYPES[dname], args.device, args.eps)
                     s.check(s.ours(), s.peer())
-                    us = {"ours": timer(s.ours), peer_name: timer(s.peer), "copy": roof.us(s.nbytes)}
+                    timed = time_rounds(timer, {"ours": s.ours, peer_name: s.peer, "copy": roof.fn(s.nbytes)},
+                                        args.rounds)
+                    us = {impl: t for impl, (t, _) in timed.items()}
                     copy_g = gbps(s.nbytes, us["copy"])
                     for impl, t in us.items():
                         g = gbps(s.nbytes, t)
                         rows.append({"case": name, "dtype": dname, "T": T, "impl": impl, "us": round(t, 2),
                                      "GBps": round(g, 1), "pct_copy": round(100 * g / copy_g, 1),
-                                     "speedup_vs_ours": round(t / us["ours"], 2), "bytes": s.nbytes})
+                                     "speedup_vs_ours": round(t / us["ours"], 2), "bytes": s.nbytes,
+                                     "spread": round(timed[impl][1], 3)})
                     log(f"{name} {dname} T={T}: ours {us['ours']:.1f} us, {peer_name} {us[peer_name]:.1f} us, "
                         f"copy {us['copy']:.1f} us")
     lines = [f"# Norm family ({args.device}, {timer.method})", "",

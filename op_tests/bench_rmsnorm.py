@@ -340,19 +340,45 @@ class Timer:
 
 
 class CopyRoof:
-    """Time of dst.copy_(src) on uint8 buffers of nbytes/2 each (nbytes/2
-    read + nbytes/2 written), cached per byte count."""
+    """dst.copy_(src) on uint8 buffers of nbytes/2 each (nbytes/2 read +
+    nbytes/2 written): a callable to time beside the others (time_rounds), or
+    its time alone, cached per byte count."""
 
     def __init__(self, timer: Timer, device: str):
-        self.timer, self.device, self._cache = timer, device, {}
+        self.timer, self.device, self._times = timer, device, {}
+        self._buffers = None
+
+    def fn(self, nbytes: int) -> Callable:
+        n = max(1, nbytes // 2)
+        if self._buffers is None or self._buffers[0].numel() != n:
+            self._buffers = None  # free the previous pair first
+            src = torch.empty(n, dtype=torch.uint8, device=self.device).fill_(1)
+            self._buffers = (src, torch.empty_like(src))
+        src, dst = self._buffers
+        return lambda: dst.copy_(src)
 
     def us(self, nbytes: int) -> float:
-        n = max(1, nbytes // 2)
-        if n not in self._cache:
-            src = torch.empty(n, dtype=torch.uint8, device=self.device).fill_(1)
-            dst = torch.empty_like(src)
-            self._cache[n] = self.timer(lambda: dst.copy_(src))
-        return self._cache[n]
+        if nbytes not in self._times:
+            self._times[nbytes] = self.timer(self.fn(nbytes))
+        return self._times[nbytes]
+
+
+def time_rounds(timer: Timer, fns: dict, rounds: int) -> dict:
+    """{name: (median us, spread)}: each callable timed once per round, the
+    order rotated between rounds so no implementation always runs first (at
+    T = 1024 one kernel timed twice in a row differed by 20%). The median is
+    over the rounds' medians; spread is their (max - min) / median."""
+    names = list(fns)
+    samples = {name: [] for name in names}
+    for r in range(max(1, rounds)):
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
+            samples[name].append(timer(fns[name]))
+    out = {}
+    for name, ts in samples.items():
+        med = statistics.median(ts)
+        out[name] = (med, (max(ts) - min(ts)) / med if med else 0.0)
+    return out
 
 
 def gbps(nbytes: int, us: Optional[float]) -> Optional[float]:
@@ -364,13 +390,13 @@ def gbps(nbytes: int, us: Optional[float]) -> Optional[float]:
 # ----------------------------------------------------------------------------
 
 
-def _row(case, dtype_name, T, impl, us, nbytes, copy_gbps, ours_us=None, note="", err=None):
+def _row(case, dtype_name, T, impl, us, nbytes, copy_gbps, ours_us=None, note="", err=None, spread=None):
     g = gbps(nbytes, us)
     return {
         "case": case.name, "dtype": dtype_name, "T": T, "impl": impl,
         "us": us, "gbps": g, "pct_copy": 100.0 * g / copy_gbps if g and copy_gbps else None,
         "ours_speedup": (us / ours_us) if us and ours_us and impl not in ("ours", COPY) else None,
-        "bytes": nbytes, "max_abs_err": err, "note": note,
+        "bytes": nbytes, "max_abs_err": err, "note": note, "spread": spread,
     }
 
 
@@ -400,8 +426,6 @@ def run_case(case: Case, dtype_name: str, T: int, args, timer: Timer, roof: Copy
     tol = TOLERANCE[dtype]
     want = build_eager(d)()
     nbytes = case.logical_bytes(T, d.x.element_size())
-    copy_us = roof.us(nbytes)
-    copy_gbps = gbps(nbytes, copy_us)
 
     # Ours first: a wrong or gathering kernel must not produce a number.
     gathers = _gather_count()
@@ -411,16 +435,18 @@ def run_case(case: Case, dtype_name: str, T: int, args, timer: Timer, roof: Copy
                          f"x{tuple(d.x.shape)} stride {d.x.stride()}: {note}")
     if gathers is not None and _gather_count() != gathers:
         note = "gathered (not read in place)"
-    ours_us = timer(ours_fn)
-    rows = [_row(case, dtype_name, T, "ours", ours_us, nbytes, copy_gbps, note=note, err=ours_err)]
-
+    checked = {"ours": (ours_fn, note, ours_err)}
     for impl in impls:
-        fn, err, note = build_checked(impl, d, want, tol)
-        us = timer(fn) if fn is not None else None
-        rows.append(_row(case, dtype_name, T, impl.name, us, nbytes, copy_gbps, ours_us, note, err))
-        del fn
-    rows.append(_row(case, dtype_name, T, COPY, copy_us, nbytes, copy_gbps, ours_us,
-                     note=f"dst.copy_(src), {nbytes // 2} B each way"))
+        checked[impl.name] = build_checked(impl, d, want, tol)
+    checked[COPY] = (roof.fn(nbytes), f"dst.copy_(src), {nbytes // 2} B each way", None)
+    times = time_rounds(timer, {name: fn for name, (fn, _, _) in checked.items() if fn is not None}, args.rounds)
+    ours_us = times["ours"][0]
+    copy_gbps = gbps(nbytes, times[COPY][0])
+    rows = []
+    for name, (fn, note, err) in checked.items():
+        us, spread = times.get(name, (None, None))
+        rows.append(_row(case, dtype_name, T, name, us, nbytes, copy_gbps, None if name == "ours" else ours_us,
+                         note, err, spread))
     return rows
 
 
@@ -499,7 +525,7 @@ def case_markdown(case: Case, dtype_name: str, rows: list) -> str:
     by_t = {}
     for r in rows:
         by_t.setdefault(r["T"], {})[r["impl"]] = r
-    head = (["T", "ours us", "ours GB/s", "% copy"] + [f"{p} us" for p in TABLE_PEERS]
+    head = (["T", "ours us", "ours spread", "ours GB/s", "% copy"] + [f"{p} us" for p in TABLE_PEERS]
             + ["copy us", "copy GB/s"] + [f"x {p}" for p in TABLE_PEERS])
     lines = [f"### {case.name} ({dtype_name})", "",
              "| " + " | ".join(head) + " |", "|" + "---:|" * len(head)]
@@ -507,7 +533,9 @@ def case_markdown(case: Case, dtype_name: str, rows: list) -> str:
     for T in sorted(by_t):
         imp = by_t[T]
         ours, copy = imp["ours"], imp[COPY]
-        cells = [str(T), _fmt(ours["us"], ".2f"), _fmt(ours["gbps"], ".0f"), _fmt(ours["pct_copy"], ".0f")]
+        spread = ours.get("spread")
+        cells = [str(T), _fmt(ours["us"], ".2f"), "—" if spread is None else f"{100 * spread:.0f}%",
+                 _fmt(ours["gbps"], ".0f"), _fmt(ours["pct_copy"], ".0f")]
         for p in TABLE_PEERS:
             r = imp.get(p)
             cells.append(_fmt(r and r["us"], ".2f"))
@@ -531,7 +559,9 @@ def header_markdown(header: dict) -> str:
     lines += [f"- `{name}`: {desc}" for name, desc in header["cases"].items()]
     lines += ["", "us = median time in microseconds; GB/s = logical bytes (read input [+ residual] + weight, "
               "write output [+ residual_out]) / time; % copy = GB/s / GB/s of a device copy moving the same "
-              "bytes; x peer = peer us / ours us (above 1: ours is faster)."]
+              "bytes; x peer = peer us / ours us (above 1: ours is faster); every implementation and the copy are timed "
+              "`rounds` times, interleaved, and the median of those medians is shown; ours spread = (max - min) / "
+              "median of ours' per-round medians."]
     return "\n".join(lines)
 
 
@@ -607,7 +637,8 @@ def make_header(args, timer: Timer, peak_copy_gbps: float) -> dict:
         "triton": _version("triton"), "liger_kernel": _version("liger-kernel"),
         "aiter": getattr(aiter, "__version__", None), "python": platform.python_version(),
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "timer": timer.method, "warmup_ms": args.warmup, "rep_ms": args.rep, "eps": args.eps,
+        "timer": timer.method, "warmup_ms": args.warmup, "rep_ms": args.rep, "rounds": args.rounds,
+        "eps": args.eps,
         "copy_gbps": round(peak_copy_gbps, 1),
         "copy_gbps_note": f"dst.copy_(src), {args.peak_copy_mb} MiB each way, (read+written)/time",
         "cases": {c.name: describe_case(c) for c in selected_cases(args)},
@@ -633,6 +664,8 @@ def parse_args(argv=None):
     p.add_argument("--no-liger", action="store_true", help="skip Liger-Kernel")
     p.add_argument("--warmup", type=float, default=25, help="warm-up per measurement, ms")
     p.add_argument("--rep", type=float, default=100, help="timed repetitions per measurement, ms")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="times each implementation is timed, interleaved with the others (median reported)")
     p.add_argument("--eps", type=float, default=1e-6)
     p.add_argument("--max-gb", type=float, default=8.0, help="skip a case whose estimated peak memory is above")
     p.add_argument("--peak-copy-mb", type=int, default=1024, help="size of the header's peak-copy measurement")
@@ -676,7 +709,7 @@ def main(argv=None) -> None:
     peak_mb = args.peak_copy_mb if args.device == "cuda" else min(args.peak_copy_mb, 256)
     args.peak_copy_mb = peak_mb
     peak_copy_gbps = gbps(2 * peak_mb << 20, roof.us(2 * peak_mb << 20))
-    roof._cache.clear()
+    roof._times.clear()
     impls = [i for i in PEERS if not (args.no_compile and i.name == "compile")
              and not (args.no_liger and i.name == "liger")]
     cases = selected_cases(args)

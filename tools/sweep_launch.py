@@ -27,7 +27,7 @@ def run_one(build: Path, tune: str, args) -> dict:
             env.pop("AITER_LAUNCH_TUNE", None)
         cmd = [sys.executable, str(build / "op_tests" / "bench_rmsnorm.py"), "--no-compile", "--no-liger",
                "--host-iters", "0", "--dtype", *args.dtype, "--cases", *args.cases,
-               "--tokens", *map(str, args.tokens), "--rep", str(args.rep), "--json", f.name]
+               "--tokens", *map(str, args.tokens), "--rep", str(args.rep), "--rounds", str(args.rounds), "--json", f.name]
         subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
         rows = json.load(open(f.name))["rows"]
     return {(r["case"], r["dtype"], r["T"]): r for r in rows if r["impl"] == "ours"}
@@ -41,6 +41,7 @@ def main() -> None:
     p.add_argument("--tokens", nargs="+", type=int, default=[8192, 32768])
     p.add_argument("--dtype", nargs="+", default=["bf16"])
     p.add_argument("--rep", type=float, default=50)
+    p.add_argument("--rounds", type=int, default=3)
     args = p.parse_args()
     columns = [(Path(b), t) for b in args.build for t in args.tune]
     results = [run_one(b, t, args) for b, t in columns]
@@ -51,7 +52,8 @@ def main() -> None:
         cells = []
         for res in results:
             r = res.get(key)
-            cells.append(f"{r['pct_copy']:.0f}% {r['us']:.1f}us" if r and r.get("pct_copy") else "—")
+            cells.append(f"{r['pct_copy']:.0f}% {r['us']:.1f}us ±{100 * (r.get('spread') or 0):.0f}%"
+                         if r and r.get("pct_copy") else "—")
         print(f"| {key[0]} | {key[1]} | {key[2]} | " + " | ".join(cells) + " |")
 
 

@@ -45,6 +45,10 @@ struct TargetInfo {
   // Block size of dense-row launches whose rows have fewer lanes than
   // kDenseRowMinThreads (rows packed a sub-group each; dense_row_threads).
   int dense_packed_threads = 256;
+  // Dense-row launches of plain RMSNorm that load each row's weights with
+  // the row (LaunchConfig::early_weights): 0 never, 1 launches that fit one
+  // wave (the registers they take cost no occupancy there), 2 always.
+  int dense_early_weights = 1;
 };
 
 // Register-cached vectors per thread the kernels are instantiated for, and the
@@ -107,6 +111,10 @@ struct LaunchConfig {
   // 95-105% of copy bandwidth and the strided Q/K norms at 94-98%, the
   // general kernel at 88-93%.
   int dense_rows;
+  // 1: the dense-row kernel that loads the row's weights into registers
+  // with the row (NormVariant bit 9), so they do not cost a second memory
+  // round trip after the reduction. Set for launches that fit one wave.
+  int early_weights;
 };
 
 // Row groups per pass (LaunchConfig::row_batch) where a launch has enough.
@@ -180,7 +188,8 @@ constexpr bool kEpilogueFullBlocks = true;
 #endif
 AITER_HD constexpr int max_block_threads(int cached_bytes, NormVariant v = NormVariant::kRms) {
   const bool epilogue = variant_centers(v) || variant_quantizes(v);
-  const bool capped = cached_bytes > 64 || (variant_centers(v) && variant_quantizes(v)) ||
+  const bool capped = cached_bytes > 64 || (variant_centers(v) && variant_quantizes(v)) || variant_early_weights(v) ||
+                      (variant_dense_rows(v) && variant_adds(v) && variant_quantizes(v)) ||
                       (epilogue && !kEpilogueFullBlocks);
   return capped ? 512 : 1024;
 }
@@ -207,7 +216,7 @@ AITER_HD constexpr bool variant_stages_rows(NormVariant v) {
 // copy, per-group fp8 57 -> 63%). Short rows (one vector per thread, not
 // short of registers) lost 4-5% that way and keep their registers.
 AITER_HD constexpr bool keeps_row_in_shared(NormVariant v, int chunks) {
-  return variant_quantizes(v) && !variant_centers(v) && !variant_adds(v) && chunks >= 2;
+  return variant_quantizes(v) && !variant_centers(v) && !variant_adds(v) && !variant_dense_rows(v) && chunks >= 2;
 }
 constexpr int64_t kStaticSharedLimit = 48 * 1024;  // without opting in
 constexpr int64_t kMaxStageBytes = 128 * 1024;
@@ -299,6 +308,7 @@ inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p)
   c.prefetch_weights = p.rows <= target.sm_count ? 1 : 0;
   c.stage_rows = 0;
   c.dense_rows = 0;
+  c.early_weights = 0;
   c.vec = pick_vector_width(p);
   c.chunks_per_row = p.hidden / c.vec;
   const int64_t vec_bytes = c.vec * dtype_size(p.dtype);
@@ -354,6 +364,12 @@ inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p)
     // at T = 8192): only decode launches take it.
     if (!target.dense_prefetch) c.prefetch_weights = 0;
     set_grid(&c, p.rows, target.sm_count, target.max_threads_per_sm / c.threads);
+    const bool one_wave = c.grid <= static_cast<int64_t>(target.sm_count) * (target.max_threads_per_sm / c.threads);
+    if (variant_has_early_weights_kernel(p.variant) &&
+        (target.dense_early_weights == 2 || (target.dense_early_weights == 1 && one_wave))) {
+      c.early_weights = 1;
+      c.prefetch_weights = 0;
+    }
     return c;
   }
   // Staging (stage_rows) keeps the next row group's loads in flight; the

@@ -53,7 +53,21 @@ enum class NormVariant : int32_t {
   // group per block, every row tensor at most two row dims, 16-byte vectors
   // held in registers. Without the persistent loop, staging, split and
   // multi-dim offsets they need about two thirds of the registers.
-  kRmsDense = 0x100, kAddRmsDense = 0x101, kQkRmsDense = 0x108
+  kRmsDense = 0x100, kAddRmsDense = 0x101, kQkRmsDense = 0x108,
+  kLayerDense = 0x104, kAddLayerDense = 0x105,
+  kRmsQuantDenseI8 = 0x112, kRmsQuantDenseFp8 = 0x122, kRmsQuantDenseFp8Fnuz = 0x132,
+  kRmsQuantGroupDenseI8 = 0x152, kRmsQuantGroupDenseFp8 = 0x162, kRmsQuantGroupDenseFp8Fnuz = 0x172,
+  kRmsQuantSmoothDenseI8 = 0x192, kRmsQuantSmoothDenseFp8 = 0x1a2, kRmsQuantSmoothDenseFp8Fnuz = 0x1b2,
+  kRmsQuantGroupSmoothDenseI8 = 0x1d2, kRmsQuantGroupSmoothDenseFp8 = 0x1e2,
+  kRmsQuantGroupSmoothDenseFp8Fnuz = 0x1f2,
+  kAddRmsQuantDenseI8 = 0x113, kAddRmsQuantDenseFp8 = 0x123, kAddRmsQuantDenseFp8Fnuz = 0x133,
+  kAddRmsQuantGroupDenseI8 = 0x153, kAddRmsQuantGroupDenseFp8 = 0x163, kAddRmsQuantGroupDenseFp8Fnuz = 0x173,
+  kAddRmsQuantSmoothDenseI8 = 0x193, kAddRmsQuantSmoothDenseFp8 = 0x1a3, kAddRmsQuantSmoothDenseFp8Fnuz = 0x1b3,
+  kAddRmsQuantGroupSmoothDenseI8 = 0x1d3, kAddRmsQuantGroupSmoothDenseFp8 = 0x1e3,
+  kAddRmsQuantGroupSmoothDenseFp8Fnuz = 0x1f3,
+  // Dense-row kernels that load the row's weights with the row (bit 9;
+  // LaunchConfig::early_weights) instead of after its reduction.
+  kRmsDenseEarly = 0x300, kAddRmsDenseEarly = 0x301, kQkRmsDenseEarly = 0x308
 };
 
 AITER_HD constexpr bool variant_adds(NormVariant v) { return (static_cast<int>(v) & 1) != 0; }
@@ -80,13 +94,21 @@ AITER_HD constexpr NormVariant with_smooth(NormVariant v) {
   return static_cast<NormVariant>(static_cast<int>(v) | 0x80);
 }
 AITER_HD constexpr bool variant_smooths(NormVariant v) { return (static_cast<int>(v) & 0x80) != 0; }
-// Variants with dense-row kernels: RMSNorm, the fused add + RMSNorm and the
-// fused Q/K norm. (The LayerNorm kernels, with their second pass and bias,
-// stayed at 63 registers that way on sm_90, no fewer than their general
-// kernels'.)
+// Variants with dense-row kernels (the base variant, bits 0-3): RMSNorm, the
+// fused add, the fused Q/K norm, RMSNorm-quant without the add, LayerNorm and
+// the fused add + LayerNorm.
 AITER_HD constexpr bool variant_has_dense_kernel(NormVariant v) {
+  const int base = static_cast<int>(v) & 0xf;
+  return base == 0 || base == 1 || base == 8 || base == 2 || base == 3 || base == 4 || base == 5;
+}
+// Dense-row kernels with an early-weights twin (bit 9): the plain RMSNorm ones.
+AITER_HD constexpr bool variant_has_early_weights_kernel(NormVariant v) {
   return v == NormVariant::kRms || v == NormVariant::kAddRms || v == NormVariant::kQkRms;
 }
+AITER_HD constexpr NormVariant with_early_weights(NormVariant v) {
+  return static_cast<NormVariant>(static_cast<int>(v) | 0x200);
+}
+AITER_HD constexpr bool variant_early_weights(NormVariant v) { return (static_cast<int>(v) & 0x200) != 0; }
 AITER_HD constexpr NormVariant with_dense_rows(NormVariant v) {
   return static_cast<NormVariant>(static_cast<int>(v) | 0x100);
 }
