@@ -196,6 +196,30 @@ def test_group_scales_written_once_each(target, hidden, group_size, shuffled):
     assert torch.equal(sim["out"]["writes"], expected_counts(out))
 
 
+@pytest.mark.parametrize("group_size", [0, 64, 128])
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_short_quant_rows_hold_two_vectors(target, group_size):
+    """Short rows of the quantising variants hold two vectors per thread
+    (TargetInfo::short_quant_row_chunks) where plain RMSNorm holds one, in
+    as many lanes as a scale group needs (a group is reduced across lanes).
+    head_dim 128 in bf16: 16 vectors per row."""
+    warp, sms, threads = TARGETS[target]
+    n, hidden = 3 * sms + 1, 128
+    x, w = view(dense, n, hidden), torch.zeros(hidden, dtype=torch.bfloat16)
+    plain = _C.simulate_launch(view(dense, n, hidden), x, w, None, None, warp_size=warp, sm_count=sms,
+                               max_threads_per_sm=threads)["config"]
+    assert (plain["lanes"], plain["chunks"]) == (16, 1)
+    out = qview(dense, n, hidden)
+    ys = torch.zeros(n, hidden // group_size if group_size else 1)
+    sim = _C.simulate_launch(out, x, w, None, None, warp_size=warp, sm_count=sms, max_threads_per_sm=threads,
+                             yscale=ys, group_size=group_size)
+    assert_clean(sim)
+    lanes = max(8, group_size // 8)
+    assert (sim["config"]["lanes"], sim["config"]["chunks"]) == (lanes, 16 // lanes)
+    assert torch.equal(sim["out"]["writes"], expected_counts(out))
+    assert torch.equal(sim["yscale"]["writes"], torch.ones(ys.numel(), dtype=torch.int32))
+
+
 def test_group_wider_than_a_warp_on_the_scalar_path_is_refused():
     """group_size / vec must fit a warp: 128 scalar lanes do not on either target."""
     x = view(odd_offset, 3, 256)  # misaligned: vec 1
@@ -302,6 +326,9 @@ def test_staged_launches_touch_each_element_once(layout, hidden):
     many = run(300)
     if many["dense_rows"]:  # one block per row group: nothing to stage
         assert many["stage_rows"] == 0
+    dense_quant = run(300, quant=True)
+    if dense_quant["dense_rows"]:
+        assert dense_quant["stage_rows"] == 0
     general = run(300, dense_rows=False)
     assert general["dense_rows"] == 0
     if general["vec"] > 1:
@@ -315,11 +342,12 @@ def test_staged_launches_touch_each_element_once(layout, hidden):
     # RMSNorm-quant kernels holding two or more vectors per thread keep their
     # row in the staging buffer: they stage every launch, a single wave
     # included; one-vector (short-row) quant kernels never stage.
-    quant = run(300, quant=True)
+    # (The general kernel's: dense-row launches stage nothing.)
+    quant = run(300, quant=True, dense_rows=False)
     in_shared = quant["vec"] > 1 and quant["chunks"] >= 2 and quant["split"] == 1
     assert quant["stage_rows"] == int(in_shared)
     # More rows than SMs (no decode split), one row group per block.
-    single = run(3, quant=True, blocks_per_sm=0)
+    single = run(3, quant=True, blocks_per_sm=0, dense_rows=False)
     rows = view(ZERO_COPY_LAYOUTS[layout], 3, hidden).numel() // hidden
     if single["chunks"] >= 2 and single["vec"] > 1 and -(-rows // single["rows_per_block"]) <= single["grid"]:
         assert single["stage_rows"] == 1
@@ -327,16 +355,22 @@ def test_staged_launches_touch_each_element_once(layout, hidden):
 
 
 # Layouts whose row tensors have at most two row dims after collapsing, with
-# 16-byte vectors: the ones RMSNorm takes the dense-row kernel on.
+# 16-byte vectors: the ones the dense-row kernels take.
 DENSE_ROW_LAYOUTS = {"dense", "row_strided", "size1_dims", "expanded", "qk3d_q", "qk3d_k"}
+# Variants with dense-row kernels (variant_has_dense_kernel; the fused Q/K
+# norm has its own test): (fused add, quantising, LayerNorm).
+DENSE_VARIANTS = {"rms": (False, False, False), "add_rms": (True, False, False),
+                  "quant": (False, True, False), "add_quant": (True, True, False),
+                  "layer": (False, False, True), "add_layer": (True, False, True)}
 
 
-@pytest.mark.parametrize("add", [False, True], ids=["rms", "add_rms"])
+@pytest.mark.parametrize("variant", list(DENSE_VARIANTS))
 @pytest.mark.parametrize("hidden", [64, 128, 256, 1024, 2048, 4096, 16384, 32768])
 @pytest.mark.parametrize("layout", list(ZERO_COPY_LAYOUTS))
 @pytest.mark.parametrize("target", list(TARGETS))
-def test_dense_row_launches(target, layout, hidden, add):
-    """Cached rows of RMSNorm (and the fused add) on layouts of at most two
+def test_dense_row_launches(target, layout, hidden, variant):
+    """Cached rows of RMSNorm, RMSNorm-quant and LayerNorm (each with and
+    without the fused add) on layouts of at most two
     row dims with more rows than SMs take the dense-row kernel
     (LaunchConfig::dense_rows): a block per row group, every element read and
     written once. Other layouts, streamed rows and decode launches keep the
@@ -344,18 +378,22 @@ def test_dense_row_launches(target, layout, hidden, add):
     chunks as a launch of few rows (same reduction order: results do not
     depend on the batch)."""
     warp, sms, threads = TARGETS[target]
+    add, quant, layer = DENSE_VARIANTS[variant]
 
     def run(n):
         x = view(ZERO_COPY_LAYOUTS[layout], n, hidden)
-        out = view(OUTPUT_LAYOUT_FOR[layout], n, hidden)
+        out = view(OUTPUT_LAYOUT_FOR[layout], n, hidden, torch.int8 if quant else x.dtype)
         r = r_out = None
         if add:
             r, r_out = view(OUTPUT_LAYOUT_FOR[layout], n, hidden), view(OUTPUT_LAYOUT_FOR[layout], n, hidden)
+        yscale = torch.zeros(x.shape[:-1]) if quant else None
         sim = _C.simulate_launch(out, x, torch.zeros(hidden, dtype=x.dtype), r, r_out, warp_size=warp,
-                                 sm_count=sms, max_threads_per_sm=threads, blocks_per_sm=1,
-                                 async_copy=ASYNC_COPY.get(target, False))
+                                 sm_count=sms, max_threads_per_sm=threads, blocks_per_sm=1, layer=layer,
+                                 yscale=yscale, async_copy=ASYNC_COPY.get(target, False))
         assert_clean(sim)
         assert torch.equal(sim["out"]["writes"], expected_counts(out))
+        if quant:
+            assert torch.equal(sim["yscale"]["writes"], expected_counts(yscale))
         if sim["config"]["chunks"] > 0:  # streamed rows re-read (test_plain_norm_touches_each_element_once)
             assert torch.equal(sim["input"]["reads"], expected_counts(x))
         if add:

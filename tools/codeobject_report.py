@@ -59,10 +59,12 @@ for _v, _name in BASE_VARIANTS.items():
                                  for q, fmt in FORMATS.items()})
     else:
         VARIANTS[_v] = _name
-# RMSNorm, the fused add and the fused Q/K norm also have dense-row kernels
-# (bit 8): 16-byte vectors, rows cached in registers (variant_has_dense_kernel).
+# RMSNorm, the fused Q/K norm, RMSNorm-quant and LayerNorm (with and without
+# the fused add) also have dense-row kernels (bit 8): 16-byte vectors, rows
+# cached in registers (variant_has_dense_kernel).
 DENSE_ROWS = 0x100
-DENSE_VARIANTS = {_v | DENSE_ROWS: f"{VARIANTS[_v]}_dense" for _v in (0, 1, 8)}
+DENSE_BASES = (0, 1, 2, 3, 4, 5, 8)
+DENSE_VARIANTS = {_v | DENSE_ROWS: f"{_name}_dense" for _v, _name in VARIANTS.items() if _v & 0xF in DENSE_BASES}
 VARIANTS.update(DENSE_VARIANTS)
 
 

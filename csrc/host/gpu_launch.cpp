@@ -21,7 +21,7 @@ namespace aiter {
 bool gpu_backend_available() { return true; }
 
 namespace {
-// AITER_LAUNCH_TUNE="short_chunks=2,long_chunks=4,short_threads=256,grid_waves=1,batch_rows=1,stage_rows=1,dense_rows=1,dense_prefetch=1,packed_threads=256,dense_early=1"
+// AITER_LAUNCH_TUNE="short_chunks=1,long_chunks=4,short_quant_chunks=2,short_threads=256,grid_waves=1,batch_rows=1,stage_rows=1,dense_rows=1,dense_prefetch=1,packed_threads=256"
 // overrides the launch policy (read once), for launch sweeps on a new GPU.
 TargetInfo tuned(TargetInfo t) {
   const char* env = std::getenv("AITER_LAUNCH_TUNE");
@@ -35,6 +35,7 @@ TargetInfo tuned(TargetInfo t) {
     const int value = std::stoi(item.substr(eq + 1));
     if (key == "short_chunks") t.short_row_chunks = value;
     else if (key == "long_chunks") t.long_row_chunks = value;
+    else if (key == "short_quant_chunks") t.short_quant_row_chunks = value;
     else if (key == "short_threads") t.short_row_threads = value;
     else if (key == "grid_waves") t.grid_waves = value;
     else if (key == "batch_rows") t.batch_rows = value;
@@ -42,7 +43,6 @@ TargetInfo tuned(TargetInfo t) {
     else if (key == "dense_rows") t.dense_rows = value;
     else if (key == "dense_prefetch") t.dense_prefetch = value;
     else if (key == "packed_threads") t.dense_packed_threads = value;
-    else if (key == "dense_early") t.dense_early_weights = value;
     else TORCH_CHECK_VALUE(false, "AITER_LAUNCH_TUNE: unknown key '", key, "'");
   }
   return t;

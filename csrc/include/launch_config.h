@@ -25,6 +25,10 @@ struct TargetInfo {
   // each row over more threads (LaunchConfig::split) but keep that order.
   int short_row_chunks = 1;
   int long_row_chunks = 4;
+  // Short rows of the quantising variants hold two vectors per thread: at
+  // one, a packed block of 64 Q/K rows kept too little in flight (fp8 on the
+  // strided Q slice, T = 8192: 84% of copy at two, 66% at one).
+  int short_quant_row_chunks = 2;
   int short_row_threads = 256;  // block size for short rows
   int batch_rows = 1;           // 0: never batch short row groups (row_batch 1)
   // Blocks launched per resident block slot: 1 is a persistent grid (blocks
@@ -45,10 +49,6 @@ struct TargetInfo {
   // Block size of dense-row launches whose rows have fewer lanes than
   // kDenseRowMinThreads (rows packed a sub-group each; dense_row_threads).
   int dense_packed_threads = 256;
-  // Dense-row launches of plain RMSNorm that load each row's weights with
-  // the row (LaunchConfig::early_weights): 0 never, 1 launches that fit one
-  // wave (the registers they take cost no occupancy there), 2 always.
-  int dense_early_weights = 1;
 };
 
 // Register-cached vectors per thread the kernels are instantiated for, and the
@@ -111,10 +111,6 @@ struct LaunchConfig {
   // 95-105% of copy bandwidth and the strided Q/K norms at 94-98%, the
   // general kernel at 88-93%.
   int dense_rows;
-  // 1: the dense-row kernel that loads the row's weights into registers
-  // with the row (NormVariant bit 9), so they do not cost a second memory
-  // round trip after the reduction. Set for launches that fit one wave.
-  int early_weights;
 };
 
 // Row groups per pass (LaunchConfig::row_batch) where a launch has enough.
@@ -188,7 +184,7 @@ constexpr bool kEpilogueFullBlocks = true;
 #endif
 AITER_HD constexpr int max_block_threads(int cached_bytes, NormVariant v = NormVariant::kRms) {
   const bool epilogue = variant_centers(v) || variant_quantizes(v);
-  const bool capped = cached_bytes > 64 || (variant_centers(v) && variant_quantizes(v)) || variant_early_weights(v) ||
+  const bool capped = cached_bytes > 64 || (variant_centers(v) && variant_quantizes(v)) ||
                       (variant_dense_rows(v) && variant_adds(v) && variant_quantizes(v)) ||
                       (epilogue && !kEpilogueFullBlocks);
   return capped ? 512 : 1024;
@@ -308,15 +304,18 @@ inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p)
   c.prefetch_weights = p.rows <= target.sm_count ? 1 : 0;
   c.stage_rows = 0;
   c.dense_rows = 0;
-  c.early_weights = 0;
   c.vec = pick_vector_width(p);
   c.chunks_per_row = p.hidden / c.vec;
   const int64_t vec_bytes = c.vec * dtype_size(p.dtype);
   const int warp = target.warp_size;
-  if (c.chunks_per_row <= static_cast<int64_t>(target.short_row_chunks) * warp) {
+  const int short_chunks = variant_quantizes(p.variant) ? target.short_quant_row_chunks : target.short_row_chunks;
+  if (c.chunks_per_row <= static_cast<int64_t>(short_chunks) * warp) {
     // Short rows (head_dim-sized): a sub-group of a warp per row, several
     // rows per warp, reduced with shuffles of that sub-group's width.
-    c.lanes = next_pow2(ceil_div(c.chunks_per_row, target.short_row_chunks));
+    c.lanes = next_pow2(ceil_div(c.chunks_per_row, short_chunks));
+    // Per-group scales reduce over group_size / vec lanes of one row.
+    const int64_t group_lanes = variant_quantizes(p.variant) && p.group_size > 0 ? p.group_size / c.vec : 0;
+    while (c.lanes < group_lanes && c.lanes < warp) c.lanes <<= 1;
     if (c.lanes > warp) c.lanes = warp;
     c.chunks = round_up_cached_chunks(ceil_div(c.chunks_per_row, c.lanes), vec_bytes, p.variant);
     c.threads = target.short_row_threads;
@@ -364,12 +363,6 @@ inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p)
     // at T = 8192): only decode launches take it.
     if (!target.dense_prefetch) c.prefetch_weights = 0;
     set_grid(&c, p.rows, target.sm_count, target.max_threads_per_sm / c.threads);
-    const bool one_wave = c.grid <= static_cast<int64_t>(target.sm_count) * (target.max_threads_per_sm / c.threads);
-    if (variant_has_early_weights_kernel(p.variant) &&
-        (target.dense_early_weights == 2 || (target.dense_early_weights == 1 && one_wave))) {
-      c.early_weights = 1;
-      c.prefetch_weights = 0;
-    }
     return c;
   }
   // Staging (stage_rows) keeps the next row group's loads in flight; the

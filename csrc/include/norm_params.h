@@ -65,9 +65,6 @@ enum class NormVariant : int32_t {
   kAddRmsQuantSmoothDenseI8 = 0x193, kAddRmsQuantSmoothDenseFp8 = 0x1a3, kAddRmsQuantSmoothDenseFp8Fnuz = 0x1b3,
   kAddRmsQuantGroupSmoothDenseI8 = 0x1d3, kAddRmsQuantGroupSmoothDenseFp8 = 0x1e3,
   kAddRmsQuantGroupSmoothDenseFp8Fnuz = 0x1f3,
-  // Dense-row kernels that load the row's weights with the row (bit 9;
-  // LaunchConfig::early_weights) instead of after its reduction.
-  kRmsDenseEarly = 0x300, kAddRmsDenseEarly = 0x301, kQkRmsDenseEarly = 0x308
 };
 
 AITER_HD constexpr bool variant_adds(NormVariant v) { return (static_cast<int>(v) & 1) != 0; }
@@ -101,14 +98,6 @@ AITER_HD constexpr bool variant_has_dense_kernel(NormVariant v) {
   const int base = static_cast<int>(v) & 0xf;
   return base == 0 || base == 1 || base == 8 || base == 2 || base == 3 || base == 4 || base == 5;
 }
-// Dense-row kernels with an early-weights twin (bit 9): the plain RMSNorm ones.
-AITER_HD constexpr bool variant_has_early_weights_kernel(NormVariant v) {
-  return v == NormVariant::kRms || v == NormVariant::kAddRms || v == NormVariant::kQkRms;
-}
-AITER_HD constexpr NormVariant with_early_weights(NormVariant v) {
-  return static_cast<NormVariant>(static_cast<int>(v) | 0x200);
-}
-AITER_HD constexpr bool variant_early_weights(NormVariant v) { return (static_cast<int>(v) & 0x200) != 0; }
 AITER_HD constexpr NormVariant with_dense_rows(NormVariant v) {
   return static_cast<NormVariant>(static_cast<int>(v) | 0x100);
 }

@@ -61,16 +61,6 @@ __device__ __forceinline__ V group_reduce(V v, int width, Op op) {
   return v;
 }
 
-// N independent max reductions over `width`-lane sub-groups, step by step
-// across all N, so their shuffle latencies overlap.
-template <int N>
-__device__ __forceinline__ void group_max_each(float (&v)[N], int width) {
-  for (int m = width >> 1; m > 0; m >>= 1) {
-#pragma unroll
-    for (int i = 0; i < N; ++i) v[i] = fmaxf(v[i], compat_shfl_xor(v[i], m, width));
-  }
-}
-
 // Reduction over the first `lanes` threads of the block (one row per block;
 // every thread calls it and gets the result). `parity` alternates the
 // scratch buffer so one barrier per reduction suffices.
@@ -549,13 +539,16 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
   // thread) keep their weights in registers, reloaded when a two-job launch
   // moves the thread to the other job; long rows re-read them (cache hits) to
   // leave the registers to the row itself.
-  // Early-weights dense kernels (LaunchConfig::early_weights) hoist them
-  // too, so their loads go out with the row's.
-  // So do dense kernels that fold the quant max into the first pass: both
-  // passes read the weights, and the compiler otherwise kept them between
-  // the passes as one register per 16-bit element.
+  // Dense-row kernels without the fused add hoist them too, so their loads
+  // go out with the row's instead of a second memory round trip after the
+  // reduction (H100 bf16, same run: hidden 2048-16384 at T = 1024 and 2048
+  // 3-11% faster, hidden 16384 decode 12-18%, T = 8192 equal or up to 1%).
+  // The fused add's kernels took 82 registers that way and ran 6-11% slower
+  // at T = 1024 and 2048, and keep re-reading them. RMSNorm-quant's first
+  // pass needs them for the folded max as well.
   constexpr bool kHoistWeight =
-      CACHED > 0 && ((CACHED <= 2 && !kDense) || variant_early_weights(VARIANT) || (kDense && kFoldableMax));
+      CACHED > 0 && ((CACHED <= 2 && !kDense) || (kDense && !variant_adds(VARIANT) && !kLayer) ||
+                     (kDense && kFoldableMax));
   // Dense-row kernels hold the row (and hoisted weights) as the loaded
   // 16-byte words: as Vec<T, VEC> the compiler kept one register per 16-bit
   // element (bf16, four vectors per thread: 53 -> 41 registers). The general
@@ -758,36 +751,22 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
       // group_lanes is a power of two (unsupported_launch): shifts, not the
       // 64-bit divides a chunk / group_lanes compiles to.
       const int group_shift = compat_ffs(c.group_lanes) - 1;
-      // Cached rows take every slot's group max first and reduce them side
-      // by side (group_max_each); streamed rows one slot at a time.
-      constexpr int kSlotsAtOnce = CACHED > 0 ? CACHED : 1;
 #pragma unroll kUnroll
-      for (int64_t first = 0; first < slots; first += kSlotsAtOnce) {
-        float amax[kSlotsAtOnce];
-#pragma unroll
-        for (int i = 0; i < kSlotsAtOnce; ++i) {
-          const int64_t k = first + i;
-          const int64_t chunk = chunk_of(c, t, k);
-          amax[i] = 0.f;
-          if (active && chunk_in_row(c, chunk)) {
-            float y[VEC];
-            normed_chunk<T, VEC, VARIANT>(p, ptrs, chunk, AITER_ROW_CHUNK(k, chunk), weight_of(k, chunk), mean, inv, y);
-            amax[i] = chunk_abs_max<VEC>(y);
-          }
+      for (int64_t k = 0; k < slots; ++k) {
+        const int64_t chunk = chunk_of(c, t, k);
+        const bool here = active && chunk_in_row(c, chunk);
+        float y[VEC];
+        float amax = 0.f;
+        if (here) {
+          normed_chunk<T, VEC, VARIANT>(p, ptrs, chunk, AITER_ROW_CHUNK(k, chunk), weight_of(k, chunk), mean, inv, y);
+          amax = chunk_abs_max<VEC>(y);
         }
-        group_max_each(amax, c.group_lanes);
-#pragma unroll
-        for (int i = 0; i < kSlotsAtOnce; ++i) {
-          const int64_t k = first + i;
-          const int64_t chunk = chunk_of(c, t, k);
-          if (active && chunk_in_row(c, chunk)) {
-            float y[VEC];
-            normed_chunk<T, VEC, VARIANT>(p, ptrs, chunk, AITER_ROW_CHUNK(k, chunk), weight_of(k, chunk), mean, inv, y);
-            const float scale = dynamic_scale(amax[i], p.qmax);
-            if ((chunk & (c.group_lanes - 1)) == 0) ptrs.yscale[(chunk >> group_shift) * p.yscale_group_stride] = scale;
-            if (ptrs.unquant != nullptr) store_unquantized<T, VEC>(ptrs, chunk, y, 1.f);
-            store_quantized<T, VEC, kFormat>(ptrs, chunk, y, inverse_scale(scale));
-          }
+        amax = group_reduce(amax, c.group_lanes, MaxOp());
+        if (here) {
+          const float scale = dynamic_scale(amax, p.qmax);
+          if ((chunk & (c.group_lanes - 1)) == 0) ptrs.yscale[(chunk >> group_shift) * p.yscale_group_stride] = scale;
+          if (ptrs.unquant != nullptr) store_unquantized<T, VEC>(ptrs, chunk, y, 1.f);
+          store_quantized<T, VEC, kFormat>(ptrs, chunk, y, inverse_scale(scale));
         }
       }
     }
@@ -908,10 +887,6 @@ int launch_with_variant(const NormParams& p, const LaunchConfig& c, int sm_count
     return launch_with_format<T, VARIANT>(p, c, sm_count, stream);
   } else {
     constexpr int kFull = kVectorBytes / sizeof(T);
-    if constexpr (variant_has_early_weights_kernel(VARIANT)) {
-      if (c.dense_rows && c.early_weights)
-        return launch_with_vec<T, kFull, with_early_weights(with_dense_rows(VARIANT))>(p, c, sm_count, stream);
-    }
     if constexpr (variant_has_dense_kernel(VARIANT)) {
       if (c.dense_rows) return launch_with_vec<T, kFull, with_dense_rows(VARIANT)>(p, c, sm_count, stream);
     }
