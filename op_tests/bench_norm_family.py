@@ -204,7 +204,12 @@ def main(argv=None):
     p.add_argument("--eps", type=float, default=1e-6)
     p.add_argument("--json")
     p.add_argument("--md")
+    p.add_argument("--render", metavar="JSON", help="no timing: write --md (and --json) from this run's JSON")
     args = p.parse_args(argv)
+    if args.render:
+        with open(args.render) as f:
+            write_reports(json.load(f), args.md, args.json)
+        return
     if args.device == "cuda" and not (torch.cuda.is_available() and aiter.gpu_backend_available()):
         raise SystemExit("--device cuda: no CUDA device or no GPU build here (use --device cpu)")
     tokens = args.tokens or (QUICK_TOKENS if args.quick else TOKENS)
@@ -233,17 +238,30 @@ def main(argv=None):
                                      "spread": round(timed[impl][1], 3)})
                     log(f"{name} {dname} T={T}: ours {us['ours']:.1f} us, {peer_name} {us[peer_name]:.1f} us, "
                         f"copy {us['copy']:.1f} us")
-    lines = [f"# Norm family ({args.device}, {timer.method})", "",
-             "| case | dtype | T | impl | us | GB/s | % copy | time / ours |", "|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['case']} | {r['dtype']} | {r['T']} | {r['impl']} | {r['us']} | {r['GBps']} | {r['pct_copy']} | "
-              f"{r['speedup_vs_ours']} |" for r in rows]
-    print("\n".join(lines))
-    if args.md:
-        with open(args.md, "w") as f:
-            f.write("\n".join(lines) + "\n")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"device": args.device, "timer": timer.method, "rows": rows}, f, indent=1)
+    report = {"device": args.device, "timer": timer.method, "rounds": args.rounds, "rows": rows}
+    write_reports(report, args.md, args.json)
+
+
+def markdown(report: dict) -> str:
+    lines = [f"# Norm family ({report['device']}, {report['timer']}, median of {report.get('rounds', 1)} "
+             "interleaved rounds)", "",
+             "| case | dtype | T | impl | us | spread | GB/s | % copy | time / ours |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['case']} | {r['dtype']} | {r['T']} | {r['impl']} | {r['us']} | "
+              f"{'—' if r.get('spread') is None else format(100 * r['spread'], '.0f') + '%'} | {r['GBps']} | "
+              f"{r['pct_copy']} | {r['speedup_vs_ours']} |" for r in report["rows"]]
+    return "\n".join(lines)
+
+
+def write_reports(report: dict, md_path, json_path) -> None:
+    text = markdown(report)
+    print(text)
+    if md_path:
+        with open(md_path, "w") as f:
+            f.write(text + "\n")
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(report, f, indent=1)
 
 
 if __name__ == "__main__":

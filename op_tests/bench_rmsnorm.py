@@ -435,15 +435,15 @@ def run_case(case: Case, dtype_name: str, T: int, args, timer: Timer, roof: Copy
                          f"x{tuple(d.x.shape)} stride {d.x.stride()}: {note}")
     if gathers is not None and _gather_count() != gathers:
         note = "gathered (not read in place)"
-    checked = {"ours": (ours_fn, note, ours_err)}
+    checked = {"ours": (ours_fn, ours_err, note)}  # name: build_checked's (fn, max abs err, note)
     for impl in impls:
         checked[impl.name] = build_checked(impl, d, want, tol)
-    checked[COPY] = (roof.fn(nbytes), f"dst.copy_(src), {nbytes // 2} B each way", None)
+    checked[COPY] = (roof.fn(nbytes), None, f"dst.copy_(src), {nbytes // 2} B each way")
     times = time_rounds(timer, {name: fn for name, (fn, _, _) in checked.items() if fn is not None}, args.rounds)
     ours_us = times["ours"][0]
     copy_gbps = gbps(nbytes, times[COPY][0])
     rows = []
-    for name, (fn, note, err) in checked.items():
+    for name, (fn, err, note) in checked.items():
         us, spread = times.get(name, (None, None))
         rows.append(_row(case, dtype_name, T, name, us, nbytes, copy_gbps, None if name == "ours" else ours_us,
                          note, err, spread))

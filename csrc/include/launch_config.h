@@ -105,11 +105,12 @@ struct LaunchConfig {
   // 1: the dense-row kernel (NormVariant bit 8; takes_dense_rows): one
   // block per row group (grid == row groups; a row per block, or a row per
   // sub-group for rows of fewer than kDenseRowMinThreads lanes), no
-  // persistent loop, staging or split. It needs 28-41 registers on sm_90 for
-  // RMSNorm with one to four vectors per thread, where the general kernel
-  // takes 56-64; on the H100 (bf16, T = 8192 and 32768) 2D RMSNorm ran at
-  // 95-105% of copy bandwidth and the strided Q/K norms at 94-98%, the
-  // general kernel at 88-93%.
+  // persistent loop, staging or split (variant_has_dense_kernel). On the
+  // H100 (bf16, T = 8192 and 32768) 2D RMSNorm ran at 95-105% of copy
+  // bandwidth and the strided Q/K norms at 94-98%, the general kernel at
+  // 88-93%; at T = 8192, h4096, dynamic int8 / fp8 quant at 92 / 88%
+  // (general: 72 / 68%), add + smooth int8 90% (75%), per-group fp8 77%
+  // (64%), LayerNorm 83-85% (83%).
   int dense_rows;
 };
 
@@ -177,6 +178,9 @@ inline int next_pow2(int64_t v) {
 // dynamic int8 70.6 -> 60.3 us and per-group fp8 80.3 -> 67.9 us at 64).
 // On gfx9 (wave64) a 1024-thread block leaves 128 VGPRs, where bf16
 // LayerNorm and fused-add group-quant kernels spilled: both keep 512 there.
+// Dense-row fused-add quant kernels are capped at 512 as well: at 64
+// registers their four-vector bf16 kernel spilled 76 bytes; with 86-99 it
+// ran at 90% of copy (H100, add + smooth int8, h4096, T = 8192).
 #if defined(USE_ROCM) || defined(__HIP_PLATFORM_AMD__)
 constexpr bool kEpilogueFullBlocks = false;
 #else
@@ -210,7 +214,8 @@ AITER_HD constexpr bool variant_stages_rows(NormVariant v) {
 // instead of caching it in registers, and stage every row group, single-wave
 // launches included (H100, bf16 h4096, T = 8192: dynamic int8 61 -> 68% of
 // copy, per-group fp8 57 -> 63%). Short rows (one vector per thread, not
-// short of registers) lost 4-5% that way and keep their registers.
+// short of registers) lost 4-5% that way and keep their registers. The
+// dense-row kernels (faster still) keep theirs in registers too.
 AITER_HD constexpr bool keeps_row_in_shared(NormVariant v, int chunks) {
   return variant_quantizes(v) && !variant_centers(v) && !variant_adds(v) && !variant_dense_rows(v) && chunks >= 2;
 }

@@ -49,10 +49,12 @@ enum class NormVariant : int32_t {
   kAddLayerQuantSmoothI8 = 0x97, kAddLayerQuantSmoothFp8 = 0xa7, kAddLayerQuantSmoothFp8Fnuz = 0xb7,
   kRmsQuantGroupSmoothI8 = 0xd2, kRmsQuantGroupSmoothFp8 = 0xe2, kRmsQuantGroupSmoothFp8Fnuz = 0xf2,
   kAddRmsQuantGroupSmoothI8 = 0xd3, kAddRmsQuantGroupSmoothFp8 = 0xe3, kAddRmsQuantGroupSmoothFp8Fnuz = 0xf3,
-  // Dense-row kernels of RMSNorm (bit 8; LaunchConfig::dense_rows): one row
-  // group per block, every row tensor at most two row dims, 16-byte vectors
-  // held in registers. Without the persistent loop, staging, split and
-  // multi-dim offsets they need about two thirds of the registers.
+  // Dense-row kernels (bit 8; LaunchConfig::dense_rows): one row group per
+  // block, every row tensor at most two row dims, 16-byte vectors held in
+  // registers, no persistent loop, staging, split or multi-dim offsets. For
+  // RMSNorm, the fused add, the fused Q/K norm, RMSNorm-quant (with and
+  // without the add; every format, scale granularity and smooth twin) and
+  // LayerNorm with and without the add (variant_has_dense_kernel).
   kRmsDense = 0x100, kAddRmsDense = 0x101, kQkRmsDense = 0x108,
   kLayerDense = 0x104, kAddLayerDense = 0x105,
   kRmsQuantDenseI8 = 0x112, kRmsQuantDenseFp8 = 0x122, kRmsQuantDenseFp8Fnuz = 0x132,

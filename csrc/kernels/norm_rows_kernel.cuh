@@ -488,7 +488,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
   constexpr bool kLayer = variant_centers(VARIANT);
   constexpr bool kQuant = variant_quantizes(VARIANT);
   // Dense-row kernels (LaunchConfig::dense_rows): this block's row group
-  // only, no staging, split or weight hoisting.
+  // only, no staging or split; weights hoisted as below.
   constexpr bool kDense = variant_dense_rows(VARIANT);
   constexpr QuantType kFormat = variant_quant_type(VARIANT);
   // RMSNorm quant with per-row scales takes the row max in the first pass
