@@ -93,12 +93,11 @@ AITER_HD constexpr NormVariant with_smooth(NormVariant v) {
   return static_cast<NormVariant>(static_cast<int>(v) | 0x80);
 }
 AITER_HD constexpr bool variant_smooths(NormVariant v) { return (static_cast<int>(v) & 0x80) != 0; }
-// Variants with dense-row kernels (the base variant, bits 0-3): RMSNorm, the
-// fused add, the fused Q/K norm, RMSNorm-quant without the add, LayerNorm and
-// the fused add + LayerNorm.
+// Variants with dense-row kernels, by base variant (bits 0-3): all but the
+// quantised LayerNorms.
 AITER_HD constexpr bool variant_has_dense_kernel(NormVariant v) {
-  const int base = static_cast<int>(v) & 0xf;
-  return base == 0 || base == 1 || base == 8 || base == 2 || base == 3 || base == 4 || base == 5;
+  const NormVariant base = static_cast<NormVariant>(static_cast<int>(v) & 0xf);
+  return base != NormVariant::kLayerQuant && base != NormVariant::kAddLayerQuant;
 }
 AITER_HD constexpr NormVariant with_dense_rows(NormVariant v) {
   return static_cast<NormVariant>(static_cast<int>(v) | 0x100);
