@@ -200,6 +200,8 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help=f"tokens {QUICK_TOKENS}")
     p.add_argument("--warmup", type=float, default=25)
     p.add_argument("--rep", type=float, default=100)
+    p.add_argument("--timer", default="events", choices=["events", "do_bench"],
+                   help="GPU timing: CUDA events with one persistent flush buffer, or triton's do_bench")
     p.add_argument("--rounds", type=int, default=3, help="interleaved timings per implementation (median)")
     p.add_argument("--eps", type=float, default=1e-6)
     p.add_argument("--json")
@@ -215,7 +217,7 @@ def main(argv=None):
     tokens = args.tokens or (QUICK_TOKENS if args.quick else TOKENS)
     if args.device == "cpu" and args.quick:
         args.warmup, args.rep = min(args.warmup, 2), min(args.rep, 10)
-    timer = Timer(args.device, args.warmup, args.rep)
+    timer = Timer(args.device, args.warmup, args.rep, args.timer)
     roof = CopyRoof(timer, args.device)
     torch.manual_seed(0)
     rows = []

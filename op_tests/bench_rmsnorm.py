@@ -30,7 +30,6 @@ import argparse
 import datetime
 import functools
 import importlib
-import inspect
 import json
 import math
 import platform
@@ -278,25 +277,27 @@ def sync(device: str) -> None:
 class Timer:
     """Median time of fn in microseconds.
 
-    cuda: triton.testing.do_bench (it zeroes a 256 MB buffer before every timed
-    run, so L2 is cold; warmup/rep are milliseconds); without triton, the same
-    scheme with CUDA events. cpu: time.perf_counter median, no cache flush.
+    cuda: CUDA events around each call, after zeroing one persistent 256 MB
+    buffer (L2 cold). triton.testing.do_bench does the same with a buffer
+    allocated per call; on the H100 that timed one kernel in two modes 0.6 us
+    apart from call to call (T = 1024: 8.7 or 9.4 us), while CUPTI gave the
+    kernel one duration; one buffer for the whole run gave one mode
+    (9.09-9.20 us over five timings). `--timer do_bench` keeps triton's.
+    cpu: time.perf_counter median, no cache flush.
     """
 
-    def __init__(self, device: str, warmup_ms: float, rep_ms: float):
+    FLUSH_BYTES = 256 << 20
+
+    def __init__(self, device: str, warmup_ms: float, rep_ms: float, method: str = "events"):
         self.device, self.warmup_ms, self.rep_ms = device, warmup_ms, rep_ms
         self._do_bench = None
         self._flush = None
-        if device == "cuda":
-            try:
-                from triton.testing import do_bench
-                if "return_mode" in inspect.signature(do_bench).parameters:
-                    self._do_bench = do_bench
-            except Exception:
-                pass
+        if device == "cuda" and method == "do_bench":
+            from triton.testing import do_bench
+            self._do_bench = do_bench
         self.method = ("triton.testing.do_bench(return_mode='median'), L2 flushed" if self._do_bench
-                       else "CUDA events, 256 MB L2 flush, median" if device == "cuda"
-                       else "time.perf_counter median, no cache flush")
+                       else "CUDA events, one persistent 256 MB buffer zeroed before each call, median"
+                       if device == "cuda" else "time.perf_counter median, no cache flush")
 
     def __call__(self, fn: Callable) -> float:
         if self._do_bench is not None:
@@ -305,38 +306,72 @@ class Timer:
             return self._cuda_events(fn)
         return self._wall(fn)
 
-    def _iterations(self, fn: Callable) -> int:
+    def warm_up(self, ms: float = 100.0) -> None:
+        """Keeps the GPU busy for about `ms` before a case is timed: after the
+        host-side work between cases (building, compiling peers) the first
+        round of a case timed about 5% slower on the H100, every
+        implementation alike."""
+        if self.device != "cuda":
+            return
+        flush = self._flush_buffer()
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        flush.zero_()
+        end.record()
+        torch.cuda.synchronize()
+        for _ in range(int(ms / max(1e-3, start.elapsed_time(end)))):
+            flush.zero_()
+        torch.cuda.synchronize()
+
+    def _flush_buffer(self) -> torch.Tensor:
+        if self._flush is None:
+            self._flush = torch.empty(self.FLUSH_BYTES, dtype=torch.int8, device="cuda")
+        return self._flush
+
+    def _wall(self, fn: Callable) -> float:
         sync(self.device)
         t0 = time.perf_counter()
         for _ in range(5):
             fn()
-        sync(self.device)
         est_ms = max(1e-3, (time.perf_counter() - t0) * 1e3 / 5)
         for _ in range(int(self.warmup_ms / est_ms)):
             fn()
-        return max(5, min(10_000, int(self.rep_ms / est_ms)))
-
-    def _wall(self, fn: Callable) -> float:
         times = []
-        for _ in range(self._iterations(fn)):
+        for _ in range(max(5, min(10_000, int(self.rep_ms / est_ms)))):
             t0 = time.perf_counter()
             fn()
             times.append(time.perf_counter() - t0)
         return 1e6 * statistics.median(times)
 
     def _cuda_events(self, fn: Callable) -> float:
-        if self._flush is None:
-            self._flush = torch.empty(256 << 20, dtype=torch.int8, device="cuda")
-        n = self._iterations(fn)
-        start = [torch.cuda.Event(enable_timing=True) for _ in range(n)]
-        end = [torch.cuda.Event(enable_timing=True) for _ in range(n)]
-        for s, e in zip(start, end):
-            self._flush.zero_()
-            s.record()
-            fn()
-            e.record()
+        flush = self._flush_buffer()
+
+        def timed(n: int) -> list:
+            start = [torch.cuda.Event(enable_timing=True) for _ in range(n)]
+            end = [torch.cuda.Event(enable_timing=True) for _ in range(n)]
+            for s, e in zip(start, end):
+                flush.zero_()
+                s.record()
+                fn()
+                e.record()
+            torch.cuda.synchronize()
+            return [s.elapsed_time(e) for s, e in zip(start, end)]
+
+        fn()
         torch.cuda.synchronize()
-        return 1e3 * statistics.median(s.elapsed_time(e) for s, e in zip(start, end))
+        # Iterations from the time of one flush + call, as do_bench counts them.
+        t0 = torch.cuda.Event(enable_timing=True)
+        t1 = torch.cuda.Event(enable_timing=True)
+        t0.record()
+        for _ in range(5):
+            flush.zero_()
+            fn()
+        t1.record()
+        torch.cuda.synchronize()
+        est_ms = max(1e-3, t0.elapsed_time(t1) / 5)
+        for _ in range(int(self.warmup_ms / est_ms)):
+            fn()
+        return 1e3 * statistics.median(timed(max(5, min(10_000, int(self.rep_ms / est_ms)))))
 
 
 class CopyRoof:
@@ -370,6 +405,7 @@ def time_rounds(timer: Timer, fns: dict, rounds: int) -> dict:
     over the rounds' medians; spread is their (max - min) / median."""
     names = list(fns)
     samples = {name: [] for name in names}
+    timer.warm_up()
     for r in range(max(1, rounds)):
         shift = r % len(names)
         for name in names[shift:] + names[:shift]:
@@ -664,6 +700,8 @@ def parse_args(argv=None):
     p.add_argument("--no-liger", action="store_true", help="skip Liger-Kernel")
     p.add_argument("--warmup", type=float, default=25, help="warm-up per measurement, ms")
     p.add_argument("--rep", type=float, default=100, help="timed repetitions per measurement, ms")
+    p.add_argument("--timer", default="events", choices=["events", "do_bench"],
+                   help="GPU timing: CUDA events with one persistent flush buffer, or triton's do_bench")
     p.add_argument("--rounds", type=int, default=3,
                    help="times each implementation is timed, interleaved with the others (median reported)")
     p.add_argument("--eps", type=float, default=1e-6)
@@ -704,7 +742,7 @@ def main(argv=None) -> None:
         if hasattr(torch._dynamo.config, knob):
             setattr(torch._dynamo.config, knob, max(getattr(torch._dynamo.config, knob), 256))
 
-    timer = Timer(args.device, args.warmup, args.rep)
+    timer = Timer(args.device, args.warmup, args.rep, args.timer)
     roof = CopyRoof(timer, args.device)
     peak_mb = args.peak_copy_mb if args.device == "cuda" else min(args.peak_copy_mb, 256)
     args.peak_copy_mb = peak_mb

@@ -82,6 +82,42 @@ template <> __device__ __forceinline__ compat_bf16 from_float<compat_bf16>(float
 #endif
 }
 
+// Two 16-bit values of one 32-bit word (the first in the low half) to fp32,
+// and two floats rounded into one word. The kernels convert 16-byte chunks a
+// word at a time: converted element by element, a row held in registers was
+// split into one 16-bit register per element (nvcc, dense bf16 LayerNorm:
+// a PRMT per element and 64 registers).
+template <typename T> __device__ __forceinline__ float2 compat_unpack2(uint32_t w);
+template <typename T> __device__ __forceinline__ uint32_t compat_pack2(float lo, float hi);
+template <> __device__ __forceinline__ float2 compat_unpack2<compat_bf16>(uint32_t w) {
+  return make_float2(__uint_as_float(w << 16), __uint_as_float(w & 0xffff0000u));  // exact
+}
+template <> __device__ __forceinline__ float2 compat_unpack2<compat_half>(uint32_t w) {
+  __half2 h;
+  __builtin_memcpy(&h, &w, sizeof(w));
+  return __half22float2(h);
+}
+template <> __device__ __forceinline__ uint32_t compat_pack2<compat_bf16>(float lo, float hi) {
+#if defined(AITER_HIP)
+  const compat_bf16 a = from_float<compat_bf16>(lo), b = from_float<compat_bf16>(hi);
+  uint16_t ua, ub;
+  __builtin_memcpy(&ua, &a, 2);
+  __builtin_memcpy(&ub, &b, 2);
+  return static_cast<uint32_t>(ua) | (static_cast<uint32_t>(ub) << 16);
+#else
+  const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);  // one cvt for both
+  uint32_t w;
+  __builtin_memcpy(&w, &h, sizeof(w));
+  return w;
+#endif
+}
+template <> __device__ __forceinline__ uint32_t compat_pack2<compat_half>(float lo, float hi) {
+  const __half2 h = __floats2half2_rn(lo, hi);
+  uint32_t w;
+  __builtin_memcpy(&w, &h, sizeof(w));
+  return w;
+}
+
 // fp8 e4m3fn bytes of two floats (a in the low byte), rounded to nearest
 // even and saturated exactly as aiter::float_to_e4m3fn does: one conversion
 // instruction on sm_89 and later, the portable encoder elsewhere.

@@ -49,6 +49,10 @@ struct TargetInfo {
   // Block size of dense-row launches whose rows have fewer lanes than
   // kDenseRowMinThreads (rows packed a sub-group each; dense_row_threads).
   int dense_packed_threads = 256;
+  // Decode launches (no more rows than SMs) of rows of several vectors per
+  // thread spread each row over more threads (LaunchConfig::split); 0: never
+  // (the rows then take the dense-row kernel, same lanes and chunks).
+  int decode_split = 1;
 };
 
 // Register-cached vectors per thread the kernels are instantiated for, and the
@@ -342,7 +346,7 @@ inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p)
     if (c.lanes > max_block_threads(static_cast<int>(c.chunks * vec_bytes), p.variant)) c.chunks = 0;
     // No more rows than SMs (decode): every row has an SM to itself, so give
     // each vector its own thread where the block allows (split, above).
-    if (p.rows <= target.sm_count && c.chunks > 1 &&
+    if (target.decode_split && p.rows <= target.sm_count && c.chunks > 1 &&
         c.lanes * c.chunks <= max_block_threads(static_cast<int>(vec_bytes), p.variant)) {
       c.split = c.chunks;
       c.lanes *= c.chunks;

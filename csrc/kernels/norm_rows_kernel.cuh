@@ -27,6 +27,49 @@ __device__ __forceinline__ To bit_cast_vec(const From& v) {
   return *reinterpret_cast<const To*>(&v);
 }
 
+// Whether a kernel converts its 16-bit chunks a 32-bit word at a time
+// (compat_unpack2, compat_pack2) rather than element by element. nvcc, sm_90,
+// four bf16 vectors per thread under 64 registers: by word, LayerNorm and the
+// fused-add kernels keep their rows in the registers they were loaded in
+// (element-wise, LayerNorm spilled 58 bytes and its fused add 152); the
+// quantising kernels without the add spilled 4-28 bytes by word, and the
+// per-group one issued a row load after the first chunk's math (78 -> 66% of
+// copy, H100 h4096, T = 8192), so they convert element by element.
+AITER_HD constexpr bool converts_by_word(NormVariant v) { return !variant_quantizes(v) || variant_adds(v); }
+
+// A chunk's fp32 values, and fp32 values rounded into a chunk (by word where
+// converts_by_word, else element by element).
+template <typename T, int VEC, NormVariant VARIANT>
+__device__ __forceinline__ void chunk_to_floats(const Vec<T, VEC>& v, float (&f)[VEC]) {
+  if constexpr (converts_by_word(VARIANT) && sizeof(T) == 2 && VEC % 2 == 0) {
+    const auto words = bit_cast_vec<Vec<uint32_t, VEC / 2>>(v);
+#pragma unroll
+    for (int i = 0; i < VEC / 2; ++i) {
+      const float2 pair = compat_unpack2<T>(words.v[i]);
+      f[2 * i] = pair.x;
+      f[2 * i + 1] = pair.y;
+    }
+  } else {
+#pragma unroll
+    for (int i = 0; i < VEC; ++i) f[i] = to_float(v.v[i]);
+  }
+}
+
+template <typename T, int VEC, NormVariant VARIANT>
+__device__ __forceinline__ Vec<T, VEC> floats_to_chunk(const float (&f)[VEC]) {
+  if constexpr (converts_by_word(VARIANT) && sizeof(T) == 2 && VEC % 2 == 0) {
+    Vec<uint32_t, VEC / 2> words;
+#pragma unroll
+    for (int i = 0; i < VEC / 2; ++i) words.v[i] = compat_pack2<T>(f[2 * i], f[2 * i + 1]);
+    return bit_cast_vec<Vec<T, VEC>>(words);
+  } else {
+    Vec<T, VEC> v;
+#pragma unroll
+    for (int i = 0; i < VEC; ++i) v.v[i] = from_float<T>(f[i]);
+    return v;
+  }
+}
+
 template <typename T>
 struct RoundTo {
   __device__ __forceinline__ float operator()(float v) const { return to_float(from_float<T>(v)); }
@@ -119,17 +162,21 @@ __device__ __forceinline__ void store_vec(T* base, int64_t offset, const Vec<T, 
 template <typename T, int VEC, bool kMayBeAbsent = true>
 __device__ __forceinline__ Vec<T, VEC> load_param(const void* ptr, int64_t stride, int64_t chunk,
                                                   float absent) {
-  Vec<T, VEC> r;
   const T* w = static_cast<const T*>(ptr);
-  if (kMayBeAbsent && w == nullptr) {
+  if constexpr (VEC > 1) {
+    if (kMayBeAbsent && w == nullptr) {
+      float f[VEC];
 #pragma unroll
-    for (int i = 0; i < VEC; ++i) r.v[i] = from_float<T>(absent);
-  } else if (VEC > 1) {
-    r = load_vec_coherent<T, VEC>(w, chunk * VEC);
+      for (int i = 0; i < VEC; ++i) f[i] = absent;
+      return floats_to_chunk<T, VEC, NormVariant::kLayer>(f);  // by word
+    }
+    return load_vec_coherent<T, VEC>(w, chunk * VEC);
   } else {
-    r.v[0] = w[chunk * stride];
+    Vec<T, VEC> r;
+    if (kMayBeAbsent && w == nullptr) r.v[0] = from_float<T>(absent);
+    else r.v[0] = w[chunk * stride];
+    return r;
   }
-  return r;
 }
 
 // Each tensor's start of one row, computed once per row (after the job split
@@ -263,19 +310,20 @@ __device__ __forceinline__ Vec<T, VEC> combine_row_chunk(const NormParams& p, co
   const bool xb = variant_centers(VARIANT) && p.x_bias != nullptr;
   if (variant_adds(VARIANT) || xb) {
     float f[VEC];
-#pragma unroll
-    for (int i = 0; i < VEC; ++i) f[i] = to_float(x.v[i]);
+    chunk_to_floats<T, VEC, VARIANT>(x, f);
     if (xb) {
-      const Vec<T, VEC> b = load_param<T, VEC>(p.x_bias, p.x_bias_stride, chunk, 0.f);
+      float b[VEC];
+      chunk_to_floats<T, VEC, VARIANT>(load_param<T, VEC>(p.x_bias, p.x_bias_stride, chunk, 0.f), b);
 #pragma unroll
-      for (int i = 0; i < VEC; ++i) f[i] += to_float(b.v[i]);
+      for (int i = 0; i < VEC; ++i) f[i] += b[i];
     }
     if constexpr (variant_adds(VARIANT)) {
+      float r[VEC];
+      chunk_to_floats<T, VEC, VARIANT>(in.residual, r);
 #pragma unroll
-      for (int i = 0; i < VEC; ++i) f[i] += to_float(in.residual.v[i]);
+      for (int i = 0; i < VEC; ++i) f[i] += r[i];
     }
-#pragma unroll
-    for (int i = 0; i < VEC; ++i) x.v[i] = from_float<T>(f[i]);
+    x = floats_to_chunk<T, VEC, VARIANT>(f);
     if constexpr (variant_adds(VARIANT) && STORE) store_vec<T, VEC>(r.residual_out, chunk * VEC, x);
   }
   return x;
@@ -298,23 +346,24 @@ __device__ __forceinline__ Vec<T, VEC> reload_row_chunk(const NormParams& p, con
 }
 
 // The statistic of the first pass: sum of squares (RMSNorm) or sum (LayerNorm).
-template <typename T, int VEC, bool kSum>
+template <typename T, int VEC, NormVariant VARIANT>
 __device__ __forceinline__ float first_moment(const Vec<T, VEC>& x) {
+  float f[VEC];
+  chunk_to_floats<T, VEC, VARIANT>(x, f);
   float s = 0.f;
 #pragma unroll
-  for (int i = 0; i < VEC; ++i) {
-    const float f = to_float(x.v[i]);
-    s += kSum ? f : f * f;
-  }
+  for (int i = 0; i < VEC; ++i) s += variant_centers(VARIANT) ? f[i] : f[i] * f[i];
   return s;
 }
 
-template <typename T, int VEC>
+template <typename T, int VEC, NormVariant VARIANT>
 __device__ __forceinline__ float squared_deviations(const Vec<T, VEC>& x, float mean) {
+  float f[VEC];
+  chunk_to_floats<T, VEC, VARIANT>(x, f);
   float s = 0.f;
 #pragma unroll
   for (int i = 0; i < VEC; ++i) {
-    const float d = to_float(x.v[i]) - mean;
+    const float d = f[i] - mean;
     s += d * d;
   }
   return s;
@@ -340,25 +389,33 @@ __device__ __forceinline__ void apply_xscale(const NormParams& p, int64_t chunk,
 }
 
 // The normalised values of one chunk before the output rounding:
-// RMSNorm (weight, gemma, T5 rounding) or LayerNorm (weight, bias), times the
-// smooth-quant xscale when quantising with one.
+// RMSNorm (weight, gemma, T5 rounding) or LayerNorm (weight, bias b; unused
+// by RMSNorm), times the smooth-quant xscale when quantising with one.
 template <typename T, int VEC, NormVariant VARIANT>
-__device__ __forceinline__ void normed_chunk(const NormParams& p, const RowPointers<T>& r, int64_t chunk,
-                                             const Vec<T, VEC>& x, const Vec<T, VEC>& w, float mean,
+__device__ __forceinline__ void normed_chunk(const NormParams& p, int64_t chunk, const Vec<T, VEC>& x,
+                                             const Vec<T, VEC>& w, const Vec<T, VEC>& b, float mean,
                                              float inv, float (&y)[VEC]) {
+  // Element by element the values are converted where they are used: arrays
+  // of converted values made nvcc spill the quant kernels (converts_by_word).
+  constexpr bool kByWord = converts_by_word(VARIANT);
+  float xf[VEC], wf[VEC], bf[VEC];
+  if constexpr (kByWord) {
+    chunk_to_floats<T, VEC, VARIANT>(x, xf);
+    chunk_to_floats<T, VEC, VARIANT>(w, wf);
+    if constexpr (variant_centers(VARIANT)) chunk_to_floats<T, VEC, VARIANT>(b, bf);
+  }
+#define AITER_X(i) (kByWord ? xf[i] : to_float(x.v[i]))
+#define AITER_W(i) (kByWord ? wf[i] : to_float(w.v[i]))
   if constexpr (variant_centers(VARIANT)) {
-    const Vec<T, VEC> b = load_param<T, VEC>(p.bias, p.bias_stride, chunk, 0.f);
 #pragma unroll
-    for (int i = 0; i < VEC; ++i)
-      y[i] = layer_element(to_float(x.v[i]), mean, inv, to_float(w.v[i]), to_float(b.v[i]));
+    for (int i = 0; i < VEC; ++i) y[i] = layer_element(AITER_X(i), mean, inv, AITER_W(i), kByWord ? bf[i] : to_float(b.v[i]));
   } else if (!p.gemma && !p.model_sensitive) {  // the common case, without per-element selects
 #pragma unroll
-    for (int i = 0; i < VEC; ++i) y[i] = to_float(x.v[i]) * inv * to_float(w.v[i]);
+    for (int i = 0; i < VEC; ++i) y[i] = AITER_X(i) * inv * AITER_W(i);
   } else {
 #pragma unroll
     for (int i = 0; i < VEC; ++i)
-      y[i] = scale_element(to_float(x.v[i]), inv, to_float(w.v[i]), p.gemma, p.model_sensitive,
-                           RoundTo<T>());
+      y[i] = scale_element(AITER_X(i), inv, AITER_W(i), p.gemma, p.model_sensitive, RoundTo<T>());
   }
   apply_xscale<VEC, VARIANT>(p, chunk, y);
 }
@@ -377,23 +434,28 @@ __device__ __forceinline__ float chunk_abs_max(const float (&y)[VEC]) {
 template <typename T, int VEC, NormVariant VARIANT>
 __device__ __forceinline__ void prenorm_chunk(const NormParams& p, int64_t chunk, const Vec<T, VEC>& x,
                                               const Vec<T, VEC>& w, float (&v)[VEC]) {
+  constexpr bool kByWord = converts_by_word(VARIANT);
+  float xf[VEC], wf[VEC];
+  if constexpr (kByWord) {
+    chunk_to_floats<T, VEC, VARIANT>(x, xf);
+    chunk_to_floats<T, VEC, VARIANT>(w, wf);
+  }
   if (!p.gemma) {  // the common case, without per-element selects
 #pragma unroll
-    for (int i = 0; i < VEC; ++i) v[i] = prenorm_element(to_float(x.v[i]), to_float(w.v[i]), 0);
+    for (int i = 0; i < VEC; ++i) v[i] = prenorm_element(AITER_X(i), AITER_W(i), 0);
   } else {
 #pragma unroll
-    for (int i = 0; i < VEC; ++i) v[i] = prenorm_element(to_float(x.v[i]), to_float(w.v[i]), 1);
+    for (int i = 0; i < VEC; ++i) v[i] = prenorm_element(AITER_X(i), AITER_W(i), 1);
   }
   apply_xscale<VEC, VARIANT>(p, chunk, v);
 }
+#undef AITER_X
+#undef AITER_W
 
 // Epilogue without quantisation: round to T and store.
-template <typename T, int VEC>
+template <typename T, int VEC, NormVariant VARIANT>
 __device__ __forceinline__ void store_normed(const RowPointers<T>& r, int64_t chunk, const float (&y)[VEC]) {
-  Vec<T, VEC> o;
-#pragma unroll
-  for (int i = 0; i < VEC; ++i) o.v[i] = from_float<T>(y[i]);
-  store_vec<T, VEC>(static_cast<T*>(r.out), chunk * VEC, o);
+  store_vec<T, VEC>(static_cast<T*>(r.out), chunk * VEC, floats_to_chunk<T, VEC, VARIANT>(y));
 }
 
 // Quantised bytes of VEC values in format Q (also the device half of
@@ -466,7 +528,7 @@ __device__ __forceinline__ void short_rows_batched(const NormParams& p, const La
       s[b] = 0.f;
       if (here[b]) {
         x[b] = load_row_chunk<T, VEC, VARIANT, true>(p, ptrs[b], chunk);
-        s[b] += first_moment<T, VEC, false>(x[b]);
+        s[b] += first_moment<T, VEC, VARIANT>(x[b]);
       }
     }
 #pragma unroll
@@ -475,8 +537,8 @@ __device__ __forceinline__ void short_rows_batched(const NormParams& p, const La
     for (int b = 0; b < kBatch; ++b) {
       if (here[b]) {
         float y[VEC];
-        normed_chunk<T, VEC, VARIANT>(p, ptrs[b], chunk, x[b], w, 0.f, inv_rms(s[b], p.hidden, p.epsilon), y);
-        store_normed<T, VEC>(ptrs[b], chunk, y);
+        normed_chunk<T, VEC, VARIANT>(p, chunk, x[b], w, w, 0.f, inv_rms(s[b], p.hidden, p.epsilon), y);
+        store_normed<T, VEC, VARIANT>(ptrs[b], chunk, y);
       }
     }
   }
@@ -620,9 +682,23 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
         }
       }
     }
+    // Dense-row kernels that do not load the weights with the row load every
+    // slot's weights (and LayerNorm's biases) once the first pass is done,
+    // before the reductions. Loaded in the store loop, each chunk's waited
+    // for the previous chunk's store (out may alias them, for all the
+    // compiler knows).
+    constexpr bool kEarlyParams = kDense && !kHoistWeight;
+    CachedChunk early_w[kEarlyParams ? CACHED : 1];
+    CachedChunk early_b[kEarlyParams && kLayer ? CACHED : 1];
     auto weight_of = [&](int64_t k, int64_t chunk) {
       if constexpr (kHoistWeight) return bit_cast_vec<Vec<T, VEC>>(w[k]);
+      else if constexpr (kEarlyParams) return bit_cast_vec<Vec<T, VEC>>(early_w[k]);
       else return load_param<T, VEC, kLayer>(ptrs.weight, ptrs.weight_stride, chunk, 1.f);
+    };
+    auto bias_of = [&](int64_t k, int64_t chunk) {
+      if constexpr (!kLayer) return Vec<T, VEC>{};
+      else if constexpr (kEarlyParams) return bit_cast_vec<Vec<T, VEC>>(early_b[k]);
+      else return load_param<T, VEC>(p.bias, p.bias_stride, chunk, 0.f);
     };
     CachedChunk x[CACHED > 0 && !kRowInShared ? CACHED : 1];
     // The row's values for chunk slot k, after the first pass: the staging
@@ -664,11 +740,21 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
         }
         const Vec<T, VEC> v = combine_row_chunk<T, VEC, VARIANT, true>(p, ptrs, chunk, in);
         if constexpr (CACHED > 0 && !kRowInShared) x[k] = bit_cast_vec<CachedChunk>(v);
-        s += first_moment<T, VEC, kLayer>(v);
+        s += first_moment<T, VEC, VARIANT>(v);
         if (fold_max) {
           float pre[VEC];
           prenorm_chunk<T, VEC, VARIANT>(p, chunk, v, weight_of(k, chunk), pre);
           prenorm_max = fmaxf(prenorm_max, chunk_abs_max<VEC>(pre));
+        }
+      }
+    }
+    if constexpr (kEarlyParams) {
+#pragma unroll
+      for (int k = 0; k < CACHED; ++k) {
+        const int64_t chunk = chunk_of(c, t, k);
+        if (active && chunk_in_row(c, chunk)) {
+          early_w[k] = bit_cast_vec<CachedChunk>(load_param<T, VEC, kLayer>(ptrs.weight, ptrs.weight_stride, chunk, 1.f));
+          if constexpr (kLayer) early_b[k] = bit_cast_vec<CachedChunk>(load_param<T, VEC>(p.bias, p.bias_stride, chunk, 0.f));
         }
       }
     }
@@ -688,7 +774,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
 #pragma unroll kUnroll
       for (int64_t k = 0; k < slots; ++k) {
         const int64_t chunk = chunk_of(c, t, k);
-        if (active && chunk_in_row(c, chunk)) s += squared_deviations<T, VEC>(AITER_ROW_CHUNK(k, chunk), mean);
+        if (active && chunk_in_row(c, chunk)) s += squared_deviations<T, VEC, VARIANT>(AITER_ROW_CHUNK(k, chunk), mean);
       }
       s = row_sum(s);
     }
@@ -700,8 +786,9 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
         const int64_t chunk = chunk_of(c, t, k);
         if (active && chunk_in_row(c, chunk)) {
           float y[VEC];
-          normed_chunk<T, VEC, VARIANT>(p, ptrs, chunk, AITER_ROW_CHUNK(k, chunk), weight_of(k, chunk), mean, inv, y);
-          store_normed<T, VEC>(ptrs, chunk, y);
+          normed_chunk<T, VEC, VARIANT>(p, chunk, AITER_ROW_CHUNK(k, chunk), weight_of(k, chunk), bias_of(k, chunk), mean,
+                                        inv, y);
+          store_normed<T, VEC, VARIANT>(ptrs, chunk, y);
         }
       }
     } else if constexpr (!kGroupScales) {
@@ -721,7 +808,8 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
           const int64_t chunk = chunk_of(c, t, k);
           if (active && chunk_in_row(c, chunk)) {
             float y[VEC];
-            normed_chunk<T, VEC, VARIANT>(p, ptrs, chunk, AITER_ROW_CHUNK(k, chunk), weight_of(k, chunk), mean, inv, y);
+            normed_chunk<T, VEC, VARIANT>(p, chunk, AITER_ROW_CHUNK(k, chunk), weight_of(k, chunk), bias_of(k, chunk), mean,
+                                        inv, y);
             amax = fmaxf(amax, chunk_abs_max<VEC>(y));
           }
         }
@@ -739,7 +827,8 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
             if (ptrs.unquant != nullptr) store_unquantized<T, VEC>(ptrs, chunk, v, inv);
             store_quantized<T, VEC, kFormat>(ptrs, chunk, v, folded_quant_factor(inv, inv_scale));
           } else {
-            normed_chunk<T, VEC, VARIANT>(p, ptrs, chunk, AITER_ROW_CHUNK(k, chunk), weight_of(k, chunk), mean, inv, v);
+            normed_chunk<T, VEC, VARIANT>(p, chunk, AITER_ROW_CHUNK(k, chunk), weight_of(k, chunk), bias_of(k, chunk), mean,
+                                        inv, v);
             if (ptrs.unquant != nullptr) store_unquantized<T, VEC>(ptrs, chunk, v, 1.f);
             store_quantized<T, VEC, kFormat>(ptrs, chunk, v, inv_scale);
           }
@@ -758,7 +847,8 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
         float y[VEC];
         float amax = 0.f;
         if (here) {
-          normed_chunk<T, VEC, VARIANT>(p, ptrs, chunk, AITER_ROW_CHUNK(k, chunk), weight_of(k, chunk), mean, inv, y);
+          normed_chunk<T, VEC, VARIANT>(p, chunk, AITER_ROW_CHUNK(k, chunk), weight_of(k, chunk), bias_of(k, chunk), mean,
+                                        inv, y);
           amax = chunk_abs_max<VEC>(y);
         }
         amax = group_reduce(amax, c.group_lanes, MaxOp());
