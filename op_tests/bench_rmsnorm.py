@@ -279,10 +279,10 @@ class Timer:
 
     cuda: CUDA events around each call, after zeroing one persistent 256 MB
     buffer (L2 cold). triton.testing.do_bench does the same with a buffer
-    allocated per call; on the H100 that timed one kernel in two modes 0.6 us
-    apart from call to call (T = 1024: 8.7 or 9.4 us), while CUPTI gave the
-    kernel one duration; one buffer for the whole run gave one mode
-    (9.09-9.20 us over five timings). `--timer do_bench` keeps triton's.
+    allocated per call; in one H100 run it timed one kernel (2d_h4096,
+    T = 1024) at 8.7-9.5 us from call to call, where CUPTI gave the kernel
+    one duration and a loop over one persistent buffer 9.09-9.20 us.
+    `--timer do_bench` keeps triton's.
     cpu: time.perf_counter median, no cache flush.
     """
 
@@ -402,7 +402,13 @@ def time_rounds(timer: Timer, fns: dict, rounds: int) -> dict:
     """{name: (median us, spread)}: each callable timed once per round, the
     order rotated between rounds so no implementation always runs first (at
     T = 1024 one kernel timed twice in a row differed by 20%). The median is
-    over the rounds' medians; spread is their (max - min) / median."""
+    over the rounds' medians; spread is their (max - min) / median.
+    Not removed by the rotation: on the H100 a memory-bound kernel timed
+    right after Inductor's timing ran 5-20% faster than right after the copy
+    or our own kernel (same kernel, same CUPTI duration; not the output's
+    address: emptying the allocator's cache before each timing changed
+    nothing), so 'guard' (timed after 'compile') can beat 'ours' on
+    contiguous inputs where both launch the same kernel."""
     names = list(fns)
     samples = {name: [] for name in names}
     timer.warm_up()
