@@ -333,11 +333,8 @@ class Timer:
         t0 = time.perf_counter()
         for _ in range(5):
             fn()
-        est_ms = max(1e-3, (time.perf_counter() - t0) * 1e3 / 5)
-        for _ in range(int(self.warmup_ms / est_ms)):
-            fn()
         times = []
-        for _ in range(max(5, min(10_000, int(self.rep_ms / est_ms)))):
+        for _ in range(self._warm_up_calls(fn, (time.perf_counter() - t0) * 1e3 / 5)):
             t0 = time.perf_counter()
             fn()
             times.append(time.perf_counter() - t0)
@@ -368,10 +365,15 @@ class Timer:
             fn()
         t1.record()
         torch.cuda.synchronize()
-        est_ms = max(1e-3, t0.elapsed_time(t1) / 5)
+        return 1e3 * statistics.median(timed(self._warm_up_calls(fn, t0.elapsed_time(t1) / 5)))
+
+    def _warm_up_calls(self, fn: Callable, est_ms: float) -> int:
+        """Calls fn for warmup_ms (at est_ms a call); returns how many calls
+        fill rep_ms."""
+        est_ms = max(1e-3, est_ms)
         for _ in range(int(self.warmup_ms / est_ms)):
             fn()
-        return 1e3 * statistics.median(timed(max(5, min(10_000, int(self.rep_ms / est_ms)))))
+        return max(5, min(10_000, int(self.rep_ms / est_ms)))
 
 
 class CopyRoof:

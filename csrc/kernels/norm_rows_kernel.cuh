@@ -37,11 +37,11 @@ __device__ __forceinline__ To bit_cast_vec(const From& v) {
 // copy, H100 h4096, T = 8192), so they convert element by element.
 AITER_HD constexpr bool converts_by_word(NormVariant v) { return !variant_quantizes(v) || variant_adds(v); }
 
-// A chunk's fp32 values, and fp32 values rounded into a chunk (by word where
-// converts_by_word, else element by element).
-template <typename T, int VEC, NormVariant VARIANT>
+// A chunk's fp32 values, and fp32 values rounded into a chunk: by word
+// where kByWord (a kernel's converts_by_word), else element by element.
+template <typename T, int VEC, bool kByWord>
 __device__ __forceinline__ void chunk_to_floats(const Vec<T, VEC>& v, float (&f)[VEC]) {
-  if constexpr (converts_by_word(VARIANT) && sizeof(T) == 2 && VEC % 2 == 0) {
+  if constexpr (kByWord && sizeof(T) == 2 && VEC % 2 == 0) {
     const auto words = bit_cast_vec<Vec<uint32_t, VEC / 2>>(v);
 #pragma unroll
     for (int i = 0; i < VEC / 2; ++i) {
@@ -55,9 +55,9 @@ __device__ __forceinline__ void chunk_to_floats(const Vec<T, VEC>& v, float (&f)
   }
 }
 
-template <typename T, int VEC, NormVariant VARIANT>
+template <typename T, int VEC, bool kByWord>
 __device__ __forceinline__ Vec<T, VEC> floats_to_chunk(const float (&f)[VEC]) {
-  if constexpr (converts_by_word(VARIANT) && sizeof(T) == 2 && VEC % 2 == 0) {
+  if constexpr (kByWord && sizeof(T) == 2 && VEC % 2 == 0) {
     Vec<uint32_t, VEC / 2> words;
 #pragma unroll
     for (int i = 0; i < VEC / 2; ++i) words.v[i] = compat_pack2<T>(f[2 * i], f[2 * i + 1]);
@@ -168,7 +168,7 @@ __device__ __forceinline__ Vec<T, VEC> load_param(const void* ptr, int64_t strid
       float f[VEC];
 #pragma unroll
       for (int i = 0; i < VEC; ++i) f[i] = absent;
-      return floats_to_chunk<T, VEC, NormVariant::kLayer>(f);  // by word
+      return floats_to_chunk<T, VEC, true>(f);
     }
     return load_vec_coherent<T, VEC>(w, chunk * VEC);
   } else {
@@ -310,20 +310,20 @@ __device__ __forceinline__ Vec<T, VEC> combine_row_chunk(const NormParams& p, co
   const bool xb = variant_centers(VARIANT) && p.x_bias != nullptr;
   if (variant_adds(VARIANT) || xb) {
     float f[VEC];
-    chunk_to_floats<T, VEC, VARIANT>(x, f);
+    chunk_to_floats<T, VEC, converts_by_word(VARIANT)>(x, f);
     if (xb) {
       float b[VEC];
-      chunk_to_floats<T, VEC, VARIANT>(load_param<T, VEC>(p.x_bias, p.x_bias_stride, chunk, 0.f), b);
+      chunk_to_floats<T, VEC, converts_by_word(VARIANT)>(load_param<T, VEC>(p.x_bias, p.x_bias_stride, chunk, 0.f), b);
 #pragma unroll
       for (int i = 0; i < VEC; ++i) f[i] += b[i];
     }
     if constexpr (variant_adds(VARIANT)) {
       float r[VEC];
-      chunk_to_floats<T, VEC, VARIANT>(in.residual, r);
+      chunk_to_floats<T, VEC, converts_by_word(VARIANT)>(in.residual, r);
 #pragma unroll
       for (int i = 0; i < VEC; ++i) f[i] += r[i];
     }
-    x = floats_to_chunk<T, VEC, VARIANT>(f);
+    x = floats_to_chunk<T, VEC, converts_by_word(VARIANT)>(f);
     if constexpr (variant_adds(VARIANT) && STORE) store_vec<T, VEC>(r.residual_out, chunk * VEC, x);
   }
   return x;
@@ -349,7 +349,7 @@ __device__ __forceinline__ Vec<T, VEC> reload_row_chunk(const NormParams& p, con
 template <typename T, int VEC, NormVariant VARIANT>
 __device__ __forceinline__ float first_moment(const Vec<T, VEC>& x) {
   float f[VEC];
-  chunk_to_floats<T, VEC, VARIANT>(x, f);
+  chunk_to_floats<T, VEC, converts_by_word(VARIANT)>(x, f);
   float s = 0.f;
 #pragma unroll
   for (int i = 0; i < VEC; ++i) s += variant_centers(VARIANT) ? f[i] : f[i] * f[i];
@@ -359,7 +359,7 @@ __device__ __forceinline__ float first_moment(const Vec<T, VEC>& x) {
 template <typename T, int VEC, NormVariant VARIANT>
 __device__ __forceinline__ float squared_deviations(const Vec<T, VEC>& x, float mean) {
   float f[VEC];
-  chunk_to_floats<T, VEC, VARIANT>(x, f);
+  chunk_to_floats<T, VEC, converts_by_word(VARIANT)>(x, f);
   float s = 0.f;
 #pragma unroll
   for (int i = 0; i < VEC; ++i) {
@@ -388,6 +388,14 @@ __device__ __forceinline__ void apply_xscale(const NormParams& p, int64_t chunk,
   }
 }
 
+// Element i of a chunk in fp32: from the converted array where the kernel
+// converts by word, else converted where it is used (converts_by_word).
+template <bool kByWord, typename T, int VEC>
+__device__ __forceinline__ float chunk_element(const float (&converted)[VEC], const Vec<T, VEC>& v, int i) {
+  if constexpr (kByWord) return converted[i];
+  else return to_float(v.v[i]);
+}
+
 // The normalised values of one chunk before the output rounding:
 // RMSNorm (weight, gemma, T5 rounding) or LayerNorm (weight, bias b; unused
 // by RMSNorm), times the smooth-quant xscale when quantising with one.
@@ -400,22 +408,23 @@ __device__ __forceinline__ void normed_chunk(const NormParams& p, int64_t chunk,
   constexpr bool kByWord = converts_by_word(VARIANT);
   float xf[VEC], wf[VEC], bf[VEC];
   if constexpr (kByWord) {
-    chunk_to_floats<T, VEC, VARIANT>(x, xf);
-    chunk_to_floats<T, VEC, VARIANT>(w, wf);
-    if constexpr (variant_centers(VARIANT)) chunk_to_floats<T, VEC, VARIANT>(b, bf);
+    chunk_to_floats<T, VEC, kByWord>(x, xf);
+    chunk_to_floats<T, VEC, kByWord>(w, wf);
+    if constexpr (variant_centers(VARIANT)) chunk_to_floats<T, VEC, kByWord>(b, bf);
   }
-#define AITER_X(i) (kByWord ? xf[i] : to_float(x.v[i]))
-#define AITER_W(i) (kByWord ? wf[i] : to_float(w.v[i]))
   if constexpr (variant_centers(VARIANT)) {
 #pragma unroll
-    for (int i = 0; i < VEC; ++i) y[i] = layer_element(AITER_X(i), mean, inv, AITER_W(i), kByWord ? bf[i] : to_float(b.v[i]));
+    for (int i = 0; i < VEC; ++i)
+      y[i] = layer_element(chunk_element<kByWord>(xf, x, i), mean, inv, chunk_element<kByWord>(wf, w, i),
+                           chunk_element<kByWord>(bf, b, i));
   } else if (!p.gemma && !p.model_sensitive) {  // the common case, without per-element selects
 #pragma unroll
-    for (int i = 0; i < VEC; ++i) y[i] = AITER_X(i) * inv * AITER_W(i);
+    for (int i = 0; i < VEC; ++i) y[i] = chunk_element<kByWord>(xf, x, i) * inv * chunk_element<kByWord>(wf, w, i);
   } else {
 #pragma unroll
     for (int i = 0; i < VEC; ++i)
-      y[i] = scale_element(AITER_X(i), inv, AITER_W(i), p.gemma, p.model_sensitive, RoundTo<T>());
+      y[i] = scale_element(chunk_element<kByWord>(xf, x, i), inv, chunk_element<kByWord>(wf, w, i), p.gemma,
+                           p.model_sensitive, RoundTo<T>());
   }
   apply_xscale<VEC, VARIANT>(p, chunk, y);
 }
@@ -437,25 +446,25 @@ __device__ __forceinline__ void prenorm_chunk(const NormParams& p, int64_t chunk
   constexpr bool kByWord = converts_by_word(VARIANT);
   float xf[VEC], wf[VEC];
   if constexpr (kByWord) {
-    chunk_to_floats<T, VEC, VARIANT>(x, xf);
-    chunk_to_floats<T, VEC, VARIANT>(w, wf);
+    chunk_to_floats<T, VEC, kByWord>(x, xf);
+    chunk_to_floats<T, VEC, kByWord>(w, wf);
   }
   if (!p.gemma) {  // the common case, without per-element selects
 #pragma unroll
-    for (int i = 0; i < VEC; ++i) v[i] = prenorm_element(AITER_X(i), AITER_W(i), 0);
+    for (int i = 0; i < VEC; ++i)
+      v[i] = prenorm_element(chunk_element<kByWord>(xf, x, i), chunk_element<kByWord>(wf, w, i), 0);
   } else {
 #pragma unroll
-    for (int i = 0; i < VEC; ++i) v[i] = prenorm_element(AITER_X(i), AITER_W(i), 1);
+    for (int i = 0; i < VEC; ++i)
+      v[i] = prenorm_element(chunk_element<kByWord>(xf, x, i), chunk_element<kByWord>(wf, w, i), 1);
   }
   apply_xscale<VEC, VARIANT>(p, chunk, v);
 }
-#undef AITER_X
-#undef AITER_W
 
 // Epilogue without quantisation: round to T and store.
 template <typename T, int VEC, NormVariant VARIANT>
 __device__ __forceinline__ void store_normed(const RowPointers<T>& r, int64_t chunk, const float (&y)[VEC]) {
-  store_vec<T, VEC>(static_cast<T*>(r.out), chunk * VEC, floats_to_chunk<T, VEC, VARIANT>(y));
+  store_vec<T, VEC>(static_cast<T*>(r.out), chunk * VEC, floats_to_chunk<T, VEC, converts_by_word(VARIANT)>(y));
 }
 
 // Quantised bytes of VEC values in format Q (also the device half of
