@@ -278,7 +278,8 @@ class Timer:
     """Median time of fn in microseconds.
 
     cuda: CUDA events around each call, after zeroing one persistent 256 MB
-    buffer (L2 cold). triton.testing.do_bench does the same with a buffer
+    buffer (L2 cold); time_rounds times a case's implementations together
+    (interleaved). triton.testing.do_bench does the same with a buffer
     allocated per call; in one H100 run it timed one kernel (2d_h4096,
     T = 1024) at 8.7-9.5 us from call to call, where CUPTI gave the kernel
     one duration and a loop over one persistent buffer 9.09-9.20 us.
@@ -296,7 +297,8 @@ class Timer:
             from triton.testing import do_bench
             self._do_bench = do_bench
         self.method = ("triton.testing.do_bench(return_mode='median'), L2 flushed" if self._do_bench
-                       else "CUDA events, one persistent 256 MB buffer zeroed before each call, median"
+                       else "CUDA events, one persistent 256 MB buffer zeroed before each call, implementations "
+                       "interleaved call by call behind a GPU spin (Timer.interleaved), median"
                        if device == "cuda" else "time.perf_counter median, no cache flush")
 
     def __call__(self, fn: Callable) -> float:
@@ -367,6 +369,61 @@ class Timer:
         torch.cuda.synchronize()
         return 1e3 * statistics.median(timed(self._warm_up_calls(fn, t0.elapsed_time(t1) / 5)))
 
+    def interleaved(self, fns: dict) -> Optional[dict]:
+        """{name: median us} of callables timed in one loop, one call of each
+        per iteration in the given order, each after the flush and between
+        its own CUDA events: every implementation runs under the same GPU
+        clock and power state. Timed one after another instead, a kernel
+        timed right after Inductor's timing ran 5-20% faster than the same
+        kernel timed after the copy (H100; equal CUPTI durations).
+
+        Each iteration starts with a GPU spin (torch.cuda._sleep) longer than
+        the host takes to issue the iteration, so every call is queued before
+        the GPU reaches it and the events time the GPU's work, not the
+        launch path: without it, peers with a slow Python launch (Liger,
+        Inductor at small T) timed 2-20x their kernel. None where the timer
+        is not CUDA events."""
+        if self.device != "cuda" or self._do_bench is not None:
+            return None
+        flush = self._flush_buffer()
+        names = list(fns)
+
+        def iteration(events=None, spin_cycles=0):
+            if spin_cycles:
+                torch.cuda._sleep(spin_cycles)
+            for name in names:
+                flush.zero_()
+                if events is None:
+                    fns[name]()
+                    continue
+                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                start.record()
+                fns[name]()
+                end.record()
+                events[name].append((start, end))
+
+        iteration()
+        torch.cuda.synchronize()
+        t0, t1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        host0 = time.perf_counter()
+        t0.record()
+        for _ in range(3):
+            iteration({name: [] for name in names})
+        t1.record()
+        host_us = (time.perf_counter() - host0) * 1e6 / 3
+        torch.cuda.synchronize()
+        # Twice the host time at 2 GHz (the H100's boost clock; a slower
+        # clock only lengthens the spin).
+        spin_cycles = int(2 * host_us * 2000)
+        est_ms = max(1e-3, t0.elapsed_time(t1) / 3) + 2 * host_us * 1e-3  # one iteration, spin included
+        for _ in range(int(self.warmup_ms * len(names) / est_ms)):
+            iteration(spin_cycles=spin_cycles)
+        events = {name: [] for name in names}
+        for _ in range(max(5, min(10_000, int(self.rep_ms * len(names) / est_ms)))):
+            iteration(events, spin_cycles)
+        torch.cuda.synchronize()
+        return {name: 1e3 * statistics.median(s.elapsed_time(e) for s, e in pairs) for name, pairs in events.items()}
+
     def _warm_up_calls(self, fn: Callable, est_ms: float) -> int:
         """Calls fn for warmup_ms (at est_ms a call); returns how many calls
         fill rep_ms."""
@@ -403,21 +460,19 @@ class CopyRoof:
 def time_rounds(timer: Timer, fns: dict, rounds: int) -> dict:
     """{name: (median us, spread)}: each callable timed once per round, the
     order rotated between rounds so no implementation always runs first (at
-    T = 1024 one kernel timed twice in a row differed by 20%). The median is
-    over the rounds' medians; spread is their (max - min) / median.
-    Not removed by the rotation: on the H100 a memory-bound kernel timed
-    right after Inductor's timing ran 5-20% faster than right after the copy
-    or our own kernel (same kernel, same CUPTI duration; not the output's
-    address: emptying the allocator's cache before each timing changed
-    nothing), so 'guard' (timed after 'compile') can beat 'ours' on
-    contiguous inputs where both launch the same kernel."""
+    T = 1024 one kernel timed twice in a row differed by 20%). With CUDA
+    events a round times all callables in one interleaved loop
+    (Timer.interleaved); otherwise one after another. The median is over the
+    rounds' medians; spread is their (max - min) / median."""
     names = list(fns)
     samples = {name: [] for name in names}
     timer.warm_up()
     for r in range(max(1, rounds)):
         shift = r % len(names)
-        for name in names[shift:] + names[:shift]:
-            samples[name].append(timer(fns[name]))
+        order = names[shift:] + names[:shift]
+        together = timer.interleaved({name: fns[name] for name in order})
+        for name in order:
+            samples[name].append(together[name] if together is not None else timer(fns[name]))
     out = {}
     for name, ts in samples.items():
         med = statistics.median(ts)
@@ -518,6 +573,11 @@ def host_overhead(device: str, iters: int, eps: float) -> list:
          functools.partial(torch.ops.aiter.rmsnorm_quant.default, q8, x, ys, w, eps, None, None, 0, False, False, 0)),
         ("aiter.qk_rmsnorm (in place)", functools.partial(aiter.qk_rmsnorm, q, k, w, w, eps)),
         ("torch.ops.aiter.qk_rmsnorm_.default", functools.partial(torch.ops.aiter.qk_rmsnorm_.default, q, k, w, w, eps)),
+        # Zero rows: the whole validation and dispatch, then no launch (the
+        # part of a call that is ours; the rest is the launch itself).
+        ("aiter.rms_norm_cu, 0 rows (validation + dispatch, no launch)",
+         functools.partial(aiter.rms_norm_cu, out[:0], x[:0], w, eps)),
+        ("aiter.rms_norm, 0 rows (validation + dispatch, no launch)", functools.partial(aiter.rms_norm, x[:0], w, eps)),
         ("torch.empty", functools.partial(torch.empty, (1, HEAD_DIM), dtype=torch.bfloat16, device=device)),
         # One torch kernel launch through the dispatcher: the floor for any op.
         ("out.zero_() (reference launch)", out.zero_),

@@ -3,7 +3,8 @@ conventions: dynamic (per-token or per-group) and smooth quantisation to int8,
 float8_e4m3fn or float8_e4m3fnuz with float32 scales.
 
 y = rmsnorm(x) * weight [* xscale]; for each row (or group of ``group_size``
-columns) scale = max|y| / qmax (qmax 127, 448, 240) and out = round(y / scale),
+columns) scale = max|y| / qmax (qmax 127, 448, 240; computed as max|y| times
+the fp32 reciprocal of qmax, within an ulp) and out = round(y * (1 / scale)),
 round to nearest even, saturating (an all-zero row gets scale 0 and zeros).
 Every tensor argument may be any view whose last dim has stride 1; the scale
 tensor may have shape ``input.shape[:-1]`` (``+ (groups,)``) or upstream's

@@ -96,7 +96,7 @@ void norm_rows_typed(const NormParams& p) {
         for (int64_t g0 = 0; g0 < p.hidden; g0 += group) {
           float amax = 0.f;
           for (int64_t i = g0; i < g0 + group; ++i) amax = abs_max(amax, ys[i]);
-          const float scale = fold_max ? folded_row_scale(prenorm_max, inv, p.qmax) : dynamic_scale(amax, p.qmax);
+          const float scale = fold_max ? folded_row_scale(prenorm_max, inv, p.inv_qmax) : dynamic_scale(amax, p.inv_qmax);
           const float inv_scale = inverse_scale(scale);
           const float factor = fold_max ? folded_quant_factor(inv, inv_scale) : inv_scale;
           const std::vector<float>& quantised = fold_max ? prenorm : ys;

@@ -229,7 +229,7 @@ PlannedCall plan_call(const NormCall& c) {
   p.quant = QuantType::kNone;
   if (quant) {
     p.quant = quant_type_of(c.out);
-    p.qmax = quant_max(p.quant);
+    p.inv_qmax = 1.0f / quant_max(p.quant);
     p.group_size = c.group_size;
     p.xscale = c.xscale.defined() ? c.xscale.data_ptr<float>() : nullptr;
     p.xscale_stride = stride0(c.xscale);

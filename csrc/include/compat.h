@@ -134,16 +134,29 @@ __device__ __forceinline__ uint16_t compat_encode_e4m3fn_x2(float a, float b) {
 #endif
 }
 
+// Four bytes (the low byte of each argument) as one 32-bit word, b0 lowest:
+// how quantised chunks are assembled, so a chunk of VEC bytes is VEC / 4
+// register words rather than VEC bytes shuffled into place one at a time.
+__device__ __forceinline__ uint32_t compat_bytes_to_word(uint32_t b0, uint32_t b1, uint32_t b2, uint32_t b3) {
+#if defined(AITER_CUDA)
+  return __byte_perm(__byte_perm(b0, b1, 0x0040), __byte_perm(b2, b3, 0x0040), 0x5410);
+#else
+  return (b0 & 0xffu) | ((b1 & 0xffu) << 8) | ((b2 & 0xffu) << 16) | ((b3 & 0xffu) << 24);
+#endif
+}
+
 // int8 of a float as aiter::float_to_int8 encodes it (nearest even, saturated
 // to [-128, 127], NaN to 0): one conversion instruction in PTX (cvt to s8
 // saturates and maps NaN to 0), against eight for the clamps and selects.
-__device__ __forceinline__ int8_t compat_encode_int8(float v) {
+// The code is the low byte of the result; the upper bytes are unspecified,
+// so a caller packing codes into words takes the low bytes without masking.
+__device__ __forceinline__ uint32_t compat_encode_int8(float v) {
 #if defined(AITER_CUDA) && defined(__CUDA_ARCH__)
-  int32_t r;
+  uint32_t r;
   asm("cvt.rni.sat.s8.f32 %0, %1;" : "=r"(r) : "f"(v));
-  return static_cast<int8_t>(r);
+  return r;
 #else
-  return aiter::float_to_int8(v);
+  return static_cast<uint8_t>(aiter::float_to_int8(v));
 #endif
 }
 

@@ -38,20 +38,23 @@ AITER_HD float layer_element(float x, float mean, float inv_std, float w, float 
 
 // Dynamic quantisation: the scale stored for a row (or group) whose largest
 // magnitude is `amax`, and the factor its values are multiplied by before
-// rounding (0 for an all-zero row, whose scale is 0).
-AITER_HD float dynamic_scale(float amax, float qmax) { return amax / qmax; }
+// rounding (0 for an all-zero row, whose scale is 0). The scale is amax times
+// the fp32 reciprocal of the format's max (NormParams::inv_qmax), within an
+// ulp of amax / qmax: the per-group kernels take one scale per 16-byte chunk,
+// and a division there was ~10 instructions of an issue-bound loop.
+AITER_HD float dynamic_scale(float amax, float inv_qmax) { return amax * inv_qmax; }
 AITER_HD float inverse_scale(float scale) { return scale > 0.0f ? 1.0f / scale : 0.0f; }
 
 // RMSNorm's y = x * inv * gain [* xscale] is inv (> 0) times a value known
 // before the row's reduction, so max |y| = inv * max |x * gain [* xscale]|:
 // a per-row quant scale comes out of the first pass, without a max pass over
 // recomputed outputs. `prenorm_element` is that value without the xscale
-// (callers multiply it in, as for y); the scale differs from max|y| / qmax
+// (callers multiply it in, as for y); the scale differs from max|y| * inv_qmax
 // by a few ulps. Not for LayerNorm, model_sensitive (x * inv is rounded
 // before the gain) or per-group scales (see max_folds_into_first_pass).
 AITER_HD float prenorm_element(float x, float w, int gemma) { return x * (gemma ? 1.0f + w : w); }
-AITER_HD float folded_row_scale(float prenorm_amax, float inv, float qmax) {
-  return dynamic_scale(prenorm_amax * inv, qmax);
+AITER_HD float folded_row_scale(float prenorm_amax, float inv, float inv_qmax) {
+  return dynamic_scale(prenorm_amax * inv, inv_qmax);
 }
 // With the max folded, what is quantised is x * gain [* xscale] times this
 // factor (y * inverse_scale up to rounding): one multiply per element where

@@ -131,10 +131,10 @@ struct NormParams {
   int64_t bias_stride, x_bias_stride;
 
   // Quantising epilogue. y = norm * w [* xscale[col]]; per row (group_size 0)
-  // or per group of group_size columns: scale = max|y| / qmax and
+  // or per group of group_size columns: scale = max|y| * inv_qmax and
   // out = quantize(y * (1 / scale)) (0 where the scale is 0).
   QuantType quant;
-  float qmax;
+  float inv_qmax;            // 1 / (the format's largest finite value), in fp32
   int64_t group_size;        // 0: one scale per row
   const float* xscale;       // optional, fp32, hidden entries
   int64_t xscale_stride;

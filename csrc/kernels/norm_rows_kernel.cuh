@@ -104,6 +104,18 @@ __device__ __forceinline__ V group_reduce(V v, int width, Op op) {
   return v;
 }
 
+// Max over `width` adjacent lanes (a power of two <= warp, groups aligned to
+// it), unrolled over every width a warp allows and predicated on the runtime
+// one: the loop form cost a compare, move and branch per step, paid per chunk
+// by the per-group quant epilogue. XOR by m < width stays inside the group,
+// so every shuffle spans the whole warp.
+__device__ __forceinline__ float aligned_group_max(float v, int width) {
+#pragma unroll
+  for (int m = 1; m < AITER_DEVICE_WARP; m <<= 1)
+    if (m < width) v = fmaxf(v, compat_shfl_xor(v, m, AITER_DEVICE_WARP));
+  return v;
+}
+
 // Reduction over the first `lanes` threads of the block (one row per block;
 // every thread calls it and gets the result). `parity` alternates the
 // scratch buffer so one barrier per reduction suffices.
@@ -467,27 +479,55 @@ __device__ __forceinline__ void store_normed(const RowPointers<T>& r, int64_t ch
   store_vec<T, VEC>(static_cast<T*>(r.out), chunk * VEC, floats_to_chunk<T, VEC, converts_by_word(VARIANT)>(y));
 }
 
-// Quantised bytes of VEC values in format Q (also the device half of
-// _C.quantize_bytes, which tests it against torch's casts).
+// Quantised byte of one value, and of four values as one word (the first in
+// the low byte), in format Q.
+template <QuantType Q>
+__device__ __forceinline__ uint8_t encode_byte(float v) {
+  if constexpr (Q == QuantType::kInt8) return static_cast<uint8_t>(compat_encode_int8(v));
+  else if constexpr (Q == QuantType::kFp8E4M3Fn) return float_to_e4m3fn(v);
+  else return float_to_e4m3fnuz(v);
+}
+
+template <QuantType Q>
+__device__ __forceinline__ uint32_t encode_word(const float* v) {
+  if constexpr (Q == QuantType::kFp8E4M3Fn) {
+    const uint32_t lo = compat_encode_e4m3fn_x2(v[0], v[1]);
+    const uint32_t hi = compat_encode_e4m3fn_x2(v[2], v[3]);
+    return lo | (hi << 16);
+  } else if constexpr (Q == QuantType::kInt8) {
+    return compat_bytes_to_word(compat_encode_int8(v[0]), compat_encode_int8(v[1]), compat_encode_int8(v[2]),
+                                compat_encode_int8(v[3]));
+  } else {
+    return compat_bytes_to_word(encode_byte<Q>(v[0]), encode_byte<Q>(v[1]), encode_byte<Q>(v[2]), encode_byte<Q>(v[3]));
+  }
+}
+
+// A chunk of VEC (a multiple of 4) quantised values as VEC / 4 words. The
+// quantising epilogue stores these words: built and stored as a byte vector,
+// the chunk cost about 30 byte-shuffle instructions (sm_90 SASS), paid on
+// every chunk by the issue-bound per-group kernel.
+template <QuantType Q, int VEC>
+__device__ __forceinline__ Vec<uint32_t, VEC / 4> encode_words(const float (&v)[VEC]) {
+  static_assert(VEC % 4 == 0, "whole words");
+  Vec<uint32_t, VEC / 4> words;
+#pragma unroll
+  for (int i = 0; i < VEC / 4; ++i) words.v[i] = encode_word<Q>(v + 4 * i);
+  return words;
+}
+
+// Quantised bytes of VEC values in format Q (the device half of
+// _C.quantize_bytes, which tests it against torch's casts; whole words where
+// VEC allows, as the kernels store them).
 template <QuantType Q, int VEC>
 __device__ __forceinline__ Vec<uint8_t, VEC> encode_values(const float (&v)[VEC]) {
-  Vec<uint8_t, VEC> q;
-  if constexpr (Q == QuantType::kFp8E4M3Fn && VEC % 2 == 0) {
-#pragma unroll
-    for (int i = 0; i < VEC; i += 2) {
-      const uint16_t pair = compat_encode_e4m3fn_x2(v[i], v[i + 1]);
-      q.v[i] = static_cast<uint8_t>(pair & 0xffu);
-      q.v[i + 1] = static_cast<uint8_t>(pair >> 8);
-    }
+  if constexpr (VEC % 4 == 0) {
+    return bit_cast_vec<Vec<uint8_t, VEC>>(encode_words<Q, VEC>(v));
   } else {
+    Vec<uint8_t, VEC> q;
 #pragma unroll
-    for (int i = 0; i < VEC; ++i) {
-      if constexpr (Q == QuantType::kInt8) q.v[i] = static_cast<uint8_t>(compat_encode_int8(v[i]));
-      else if constexpr (Q == QuantType::kFp8E4M3Fn) q.v[i] = float_to_e4m3fn(v[i]);
-      else q.v[i] = float_to_e4m3fnuz(v[i]);
-    }
+    for (int i = 0; i < VEC; ++i) q.v[i] = encode_byte<Q>(v[i]);
+    return q;
   }
-  return q;
 }
 
 // Quantising epilogue: the optional out_before_quant, y = v * factor rounded
@@ -510,7 +550,10 @@ __device__ __forceinline__ void store_quantized(const RowPointers<T>& r, int64_t
   float scaled[VEC];
 #pragma unroll
   for (int i = 0; i < VEC; ++i) scaled[i] = v[i] * factor;
-  store_vec<uint8_t, VEC>(static_cast<uint8_t*>(r.out), chunk * VEC, encode_values<Q, VEC>(scaled));
+  if constexpr (VEC % 4 == 0)
+    store_vec<uint32_t, VEC / 4>(static_cast<uint32_t*>(r.out), chunk * (VEC / 4), encode_words<Q, VEC>(scaled));
+  else
+    store_vec<uint8_t, VEC>(static_cast<uint8_t*>(r.out), chunk * VEC, encode_values<Q, VEC>(scaled));
 }
 
 // Short rows (one vector per thread) of plain RMSNorm, kBatch
@@ -809,7 +852,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
       // (H100, bf16 h4096).
       float scale;
       if (fold_max) {
-        scale = folded_row_scale(prenorm_max, inv, p.qmax);
+        scale = folded_row_scale(prenorm_max, inv, p.inv_qmax);
       } else {
         float amax = 0.f;
 #pragma unroll kUnroll
@@ -822,7 +865,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
             amax = fmaxf(amax, chunk_abs_max<VEC>(y));
           }
         }
-        scale = dynamic_scale(row_reduce(amax, MaxOp()), p.qmax);
+        scale = dynamic_scale(row_reduce(amax, MaxOp()), p.inv_qmax);
       }
       const float inv_scale = inverse_scale(scale);
       if (active && chunk_of(c, t, 0) == 0) ptrs.yscale[0] = scale;
@@ -846,11 +889,18 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
     } else {
       // Per-group scales: a group is group_lanes adjacent lanes' chunk k, so
       // each slot reduces its own group with shuffles (every lane joins).
-      // group_lanes is a power of two (unsupported_launch): shifts, not the
-      // 64-bit divides a chunk / group_lanes compiles to.
+      // lanes and group_lanes are powers of two (unsupported_launch), so
+      // chunk k's group is this lane's first group plus k * (lanes /
+      // group_lanes), and the lane that stores a group's scale is the same
+      // for every slot: one pointer step per slot, not a 64-bit shift and
+      // multiply.
+      const int lane = t & (c.lanes - 1);
       const int group_shift = compat_ffs(c.group_lanes) - 1;
+      const bool stores_scale = (lane & (c.group_lanes - 1)) == 0;
+      float* scale_out = ptrs.yscale + (lane >> group_shift) * p.yscale_group_stride;
+      const int64_t scale_slot_step = (c.lanes >> group_shift) * p.yscale_group_stride;
 #pragma unroll kUnroll
-      for (int64_t k = 0; k < slots; ++k) {
+      for (int64_t k = 0; k < slots; ++k, scale_out += scale_slot_step) {
         const int64_t chunk = chunk_of(c, t, k);
         const bool here = active && chunk_in_row(c, chunk);
         float y[VEC];
@@ -860,10 +910,10 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
                                         inv, y);
           amax = chunk_abs_max<VEC>(y);
         }
-        amax = group_reduce(amax, c.group_lanes, MaxOp());
+        amax = aligned_group_max(amax, c.group_lanes);
         if (here) {
-          const float scale = dynamic_scale(amax, p.qmax);
-          if ((chunk & (c.group_lanes - 1)) == 0) ptrs.yscale[(chunk >> group_shift) * p.yscale_group_stride] = scale;
+          const float scale = dynamic_scale(amax, p.inv_qmax);
+          if (stores_scale) *scale_out = scale;
           if (ptrs.unquant != nullptr) store_unquantized<T, VEC>(ptrs, chunk, y, 1.f);
           store_quantized<T, VEC, kFormat>(ptrs, chunk, y, inverse_scale(scale));
         }
