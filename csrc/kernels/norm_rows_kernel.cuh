@@ -889,7 +889,8 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
     } else {
       // Per-group scales: a group is group_lanes adjacent lanes' chunk k, so
       // each slot reduces its own group with shuffles (every lane joins).
-      // lanes and group_lanes are powers of two (unsupported_launch), so
+      // group_lanes is a power of two (unsupported_launch), as is lanes
+      // (chunk_of masks a thread index with lanes - 1), so
       // chunk k's group is this lane's first group plus k * (lanes /
       // group_lanes), and the lane that stores a group's scale is the same
       // for every slot: one pointer step per slot, not a 64-bit shift and
