@@ -1,16 +1,20 @@
 """A row's result does not depend on how many rows share the launch: the
 first rows of a big batch (many rows per SM) are bitwise equal to the same
-rows normalised alone (decode launches, which spread long rows over more
-threads: LaunchConfig::split). Covers every reduction the kernels run: the
-sum of squares, LayerNorm's mean and variance, the quant row max and group
-max, with and without the fused residual add."""
+rows normalised alone (decode launches; under AITER_LAUNCH_TUNE=decode_split=1
+these spread long rows over more threads: LaunchConfig::split). Covers every
+reduction the kernels run: the sum of squares, LayerNorm's mean and variance,
+the quant row max and group max, with and without the fused residual add."""
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 
 import aiter
 
 EPS = 1e-6
-# Long rows (the split applies) at 16-byte and scalar vector widths; 769 and
+# Long rows (decode_split applies) at 16-byte and scalar vector widths; 769 and
 # 1000 leave the last lanes' chunks partly outside the row.
 HIDDEN = [769, 1000, 2048, 4096]
 DTYPES = [torch.bfloat16, torch.float32]
@@ -82,6 +86,21 @@ def test_row_result_independent_of_batch_size(device, op, hidden, dtype, few):
             f"{x.shape[0]}-row launch (hidden {hidden}, {dtype})")
 
 
+def test_split_decode_launches_match_the_batch(device):
+    """The check above under AITER_LAUNCH_TUNE=decode_split=1, whose decode
+    launches spread each long row over one thread per vector and gather the
+    partial sums in the unsplit order. The launcher reads the variable once
+    per process, so the check runs in a child process."""
+    if device != "cuda":
+        pytest.skip("decode_split is a GPU launch policy")
+    env = dict(os.environ, AITER_LAUNCH_TUNE="decode_split=1")
+    child = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", __file__,
+                            "-k", "test_row_result_independent_of_batch_size and cuda"],
+                           env=env, capture_output=True, text=True, cwd=os.path.dirname(__file__))
+    assert child.returncode == 0, child.stdout[-3000:] + child.stderr[-2000:]
+    assert " passed" in child.stdout and "skipped" not in child.stdout, child.stdout[-1000:]
+
+
 def add_dyn_quant_int8(x, r, w, b):
     out = torch.empty(x.shape, dtype=torch.int8, device=x.device)
     ys = torch.empty(x.shape[0], 1, device=x.device)
@@ -95,7 +114,7 @@ def add_dyn_quant_int8(x, r, w, b):
 # current one (LaunchConfig::stage_rows); RMSNorm and the fused add take the
 # dense-row kernel (a block per row group). Every row of such a launch must
 # equal the same row from launches of at most one row per SM (decode
-# launches: nothing staged, long rows split). Short rows (128: many rows per
+# launches: nothing staged). Short rows (128: many rows per
 # block) and long rows (4096, 2048 for fp32: one row per block) with and
 # without the residual add.
 WAVE_CASES = [(op, h) for op in (rms, add_rms, layer, add_layer, dyn_quant_int8, add_dyn_quant_int8,

@@ -36,11 +36,11 @@ def expected_counts(t):
     return torch.bincount(idx, minlength=n).to(torch.int32)
 
 
-def simulate(target, out, x, w, r=None, r_out=None, blocks_per_sm=0):
+def simulate(target, out, x, w, r=None, r_out=None, blocks_per_sm=0, decode_split=False):
     warp, sms, threads = TARGETS[target]
     return _C.simulate_launch(out, x, w, r, r_out, warp_size=warp, sm_count=sms,
                               max_threads_per_sm=threads, blocks_per_sm=blocks_per_sm,
-                              async_copy=ASYNC_COPY.get(target, False))
+                              async_copy=ASYNC_COPY.get(target, False), decode_split=decode_split)
 
 
 def assert_clean(sim):
@@ -237,8 +237,8 @@ def test_group_wider_than_a_warp_on_the_scalar_path_is_refused():
 @pytest.mark.parametrize("target", list(TARGETS))
 def test_qk_two_job_launch(target, d, T, dense_rows):
     """One launch over the Q and K slices of a packed buffer: every Q and K
-    element read and written once, the V part and gaps never touched. With
-    more rows than SMs it takes the dense-row kernel, whose blocks of packed
+    element read and written once, the V part and gaps never touched. It
+    takes the dense-row kernel (decode launches too), whose blocks of packed
     rows straddle the Q/K boundary at T = 301."""
     qkv = torch.zeros(T, 12 * d, dtype=torch.bfloat16)
     q, k = qkv[:, : 8 * d].view(T, 8, d), qkv[:, 8 * d : 10 * d].view(T, 2, d)
@@ -248,7 +248,7 @@ def test_qk_two_job_launch(target, d, T, dense_rows):
     sim = _C.simulate_launch(oq, q, w, None, None, warp_size=warp, sm_count=sms, max_threads_per_sm=threads,
                              k=k, k_out=ok, k_weight=w, dense_rows=dense_rows)
     assert_clean(sim)
-    assert sim["config"]["dense_rows"] == int(dense_rows and 10 * T > sms)
+    assert sim["config"]["dense_rows"] == int(dense_rows)
     assert torch.equal(sim["input"]["reads"], expected_counts(q))
     assert torch.equal(sim["k"]["reads"], expected_counts(k))
     assert torch.equal(sim["out"]["writes"], expected_counts(oq))
@@ -257,15 +257,16 @@ def test_qk_two_job_launch(target, d, T, dense_rows):
 
 @pytest.mark.parametrize("target", list(TARGETS))
 def test_decode_launch_splits_long_rows_in_the_batch_launch_order(target):
-    """With no more rows than SMs a long row gets one thread per vector
-    (split); with more rows, split chunks per thread over lanes / split lanes
-    (the order the split launch's sums follow). Both touch each element once."""
+    """Under TargetInfo::decode_split (AITER_LAUNCH_TUNE=decode_split=1), with
+    no more rows than SMs a long row gets one thread per vector (split); with
+    more rows, split chunks per thread over lanes / split lanes (the order
+    the split launch's sums follow). Both touch each element once."""
     warp, sms, _ = TARGETS[target]
     configs = {}
     for n in (2, sms + 1):
         x = view(dense, n, 4096)
         out = torch.zeros_like(x)
-        sim = simulate(target, out, x, torch.zeros(4096, dtype=torch.bfloat16))
+        sim = simulate(target, out, x, torch.zeros(4096, dtype=torch.bfloat16), decode_split=True)
         assert_clean(sim)
         assert torch.equal(sim["input"]["reads"], expected_counts(x))
         assert torch.equal(sim["out"]["writes"], expected_counts(out))
@@ -373,14 +374,14 @@ def test_dense_row_launches(target, layout, hidden, variant):
     without the fused add) on layouts of at most two
     row dims with more rows than SMs take the dense-row kernel
     (LaunchConfig::dense_rows): a block per row group, every element read and
-    written once. Other layouts, streamed rows and decode launches keep the
-    general kernel, and the dense launch holds each row in the same lanes and
-    chunks as a launch of few rows (same reduction order: results do not
-    depend on the batch)."""
+    written once. Other layouts and streamed rows keep the general kernel
+    (decode launches too under decode_split), and the dense launch holds each
+    row in the same lanes and chunks as a launch of few rows (same reduction
+    order: results do not depend on the batch)."""
     warp, sms, threads = TARGETS[target]
     add, quant, layer = DENSE_VARIANTS[variant]
 
-    def run(n):
+    def run(n, decode_split=False):
         x = view(ZERO_COPY_LAYOUTS[layout], n, hidden)
         out = view(OUTPUT_LAYOUT_FOR[layout], n, hidden, torch.int8 if quant else x.dtype)
         r = r_out = None
@@ -389,7 +390,8 @@ def test_dense_row_launches(target, layout, hidden, variant):
         yscale = torch.zeros(x.shape[:-1]) if quant else None
         sim = _C.simulate_launch(out, x, torch.zeros(hidden, dtype=x.dtype), r, r_out, warp_size=warp,
                                  sm_count=sms, max_threads_per_sm=threads, blocks_per_sm=1, layer=layer,
-                                 yscale=yscale, async_copy=ASYNC_COPY.get(target, False))
+                                 yscale=yscale, async_copy=ASYNC_COPY.get(target, False),
+                                 decode_split=decode_split)
         assert_clean(sim)
         assert torch.equal(sim["out"]["writes"], expected_counts(out))
         if quant:
@@ -413,17 +415,21 @@ def test_dense_row_launches(target, layout, hidden, variant):
         assert many["rows_per_block"] == many["threads"] // many["lanes"]
         assert many["grid"] == -(-rows // many["rows_per_block"])
         assert many["stage_rows"] == 0 and many["split"] == 1 and many["row_batch"] == 1
-    few, _ = run(1)  # at most a few rows: a decode launch
-    # Decode launches take the dense-row kernel only for rows that keep
-    # several vectors per thread (too long to split). With one leading index
-    # every layout here collapses to at most two row dims, and a lone row of
-    # an odd pitch is aligned.
-    few_dense = few["vec"] * 2 == 16 and few["lanes"] <= 512
-    assert few["dense_rows"] == int(few_dense and few["split"] == 1 and few["chunks"] > 1)
-    if few["dense_rows"]:
-        assert few["prefetch_weights"] == 1
-    # Same lanes and chunks per row (a split launch spreads the same chunks),
-    # where one row has the vector width of many (a lone row of an odd-pitch
-    # view is aligned; layouts alone decide that, not dense_rows).
-    if few["vec"] == many["vec"]:
-        assert (few["lanes"] // few["split"], few["chunks"] * few["split"]) == (many["lanes"], many["chunks"])
+    # At most a few rows: a decode launch. With one leading index every
+    # layout here collapses to at most two row dims, and a lone row of an odd
+    # pitch is aligned. By default it takes the dense-row kernel whenever its
+    # rows are cached; under decode_split only rows that keep several vectors
+    # per thread (too long to split) do.
+    for decode_split in (False, True):
+        few, _ = run(1, decode_split)
+        few_dense = few["vec"] * 2 == 16 and few["lanes"] <= 512 and few["chunks"] > 0
+        assert few["dense_rows"] == int(few_dense and (few["chunks"] > 1 or not decode_split)), decode_split
+        assert few["split"] == 1 or decode_split
+        if few["dense_rows"]:
+            assert few["prefetch_weights"] == 1
+        # Same lanes and chunks per row (a split launch spreads the same
+        # chunks), where one row has the vector width of many (a lone row of
+        # an odd-pitch view is aligned; layouts alone decide that, not
+        # dense_rows).
+        if few["vec"] == many["vec"]:
+            assert (few["lanes"] // few["split"], few["chunks"] * few["split"]) == (many["lanes"], many["chunks"])

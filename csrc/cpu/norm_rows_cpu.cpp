@@ -69,7 +69,7 @@ void norm_rows_typed(const NormParams& p) {
           sd += static_cast<double>(d) * d;
         }
       }
-      const float inv = inv_rms(static_cast<float>(sd), p.hidden, p.epsilon);
+      const float inv = inv_rms(static_cast<float>(sd), p.inv_hidden, p.epsilon);
       // The kernels' per-row quant max where it folds into their first pass.
       const bool fold_max = kQuant && max_folds_into_first_pass(p);
       float prenorm_max = 0.f;

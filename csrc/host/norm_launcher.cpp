@@ -217,6 +217,7 @@ PlannedCall plan_call(const NormCall& c) {
   p.weight_stride = stride0(c.weight);
   p.rows = rows;
   p.hidden = hidden;
+  p.inv_hidden = 1.0f / static_cast<float>(hidden);
   p.epsilon = static_cast<float>(c.epsilon);
   p.gemma = c.gemma ? 1 : 0;
   p.model_sensitive = static_cast<int32_t>(c.model_sensitive);

@@ -49,10 +49,15 @@ struct TargetInfo {
   // Block size of dense-row launches whose rows have fewer lanes than
   // kDenseRowMinThreads (rows packed a sub-group each; dense_row_threads).
   int dense_packed_threads = 256;
-  // Decode launches (no more rows than SMs) of rows of several vectors per
-  // thread spread each row over more threads (LaunchConfig::split); 0: never
-  // (the rows then take the dense-row kernel, same lanes and chunks).
-  int decode_split = 1;
+  // 1: decode launches (no more rows than SMs) of rows of several vectors
+  // per thread spread each row over more threads (LaunchConfig::split), and
+  // decode launches of one vector per thread keep the general kernel. 0:
+  // decode launches take the dense-row kernel like any other (same lanes and
+  // chunks). On the H100 (bf16, one row, CUDA events after a 256 MB flush)
+  // the dense kernel took 5.3 / 5.3 / 5.4 us at hidden 2048 / 4096 / 8192,
+  // the split launch 5.3 / 5.5 / 6.1 us (.dev-free: op_tests/bench_rmsnorm.py
+  // decode rows).
+  int decode_split = 0;
 };
 
 // Register-cached vectors per thread the kernels are instantiated for, and the
@@ -291,14 +296,15 @@ inline int dense_row_threads(const TargetInfo& target, int lanes) {
 // (a block's row group: blocks of more lanes are one row, rows of fewer
 // lanes than a warp share the block), and a grid of fewer than 2^31 threads
 // (HIP's limit on a launch; it also keeps row indices in 31 bits, as
-// two_dim_row_offset needs). Decode launches (no more rows than SMs) keep
-// the general kernel's split and hoisted weights, except rows of several
-// vectors per thread that cannot split: there the general kernel waits for
-// each chunk's load before issuing the next, and the dense one issues them
-// all at once.
+// two_dim_row_offset needs). Under TargetInfo::decode_split, decode
+// launches (no more rows than SMs) keep the general kernel's split and
+// hoisted weights, except rows of several vectors per thread that cannot
+// split (there the general kernel waits for each chunk's load before issuing
+// the next, and the dense one issues them all at once); by default they take
+// the dense kernel like any other launch.
 inline bool takes_dense_rows(const TargetInfo& target, const NormParams& p, const LaunchConfig& c) {
   if (!target.dense_rows || !dense_row_layout(p, c.vec) || c.chunks == 0 || c.split != 1 ||
-      (p.rows <= target.sm_count && c.chunks == 1) || c.lanes > kDenseRowMaxThreads)
+      (target.decode_split && p.rows <= target.sm_count && c.chunks == 1) || c.lanes > kDenseRowMaxThreads)
     return false;
   const int threads = dense_row_threads(target, c.lanes);  // packed rows have at most a warp's lanes
   if (threads > kDenseRowMaxThreads || threads % target.warp_size != 0 || threads % c.lanes != 0) return false;

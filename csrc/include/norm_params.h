@@ -108,21 +108,28 @@ AITER_HD constexpr NormVariant make_variant(bool add, bool quant, bool layer) {
 }
 
 struct NormParams {
+  // What every launch reads comes first, in a few adjacent 64-byte lines of
+  // the parameter block (the launchers pass LaunchConfig just before it):
+  // each line a kernel touches costs a constant-cache miss at the start of
+  // the launch, in sequence, which a decode launch pays in full.
   const void* input;
-  const void* residual_in;  // adding variants only
   void* out;                // dtype T, or one byte per element when quantising
-  void* residual_out;       // adding variants only
   const void* weight;       // nullptr (LayerNorm only): 1
-  RowLayout input_rows, residual_in_rows, out_rows, residual_out_rows;
+  int64_t weight_stride;    // elements; 1 when the weight is contiguous
   int64_t rows;
   int64_t hidden;
-  int64_t weight_stride;    // elements; 1 when the weight is contiguous
+  float inv_hidden;         // 1 / hidden in fp32 (inv_rms)
   float epsilon;
   int32_t gemma;            // scale by (1 + w) instead of w
   int32_t model_sensitive;  // 1: round x * inv_rms to the input dtype before
                             // the weight multiply (upstream's T5-like mode)
   DType dtype;
   NormVariant variant;
+  RowLayout input_rows, out_rows;
+
+  const void* residual_in;  // adding variants only
+  void* residual_out;       // adding variants only
+  RowLayout residual_in_rows, residual_out_rows;
 
   // LayerNorm: optional bias (added after the weight) and x_bias (added to the
   // input before the norm, and before the residual add). nullptr: absent.

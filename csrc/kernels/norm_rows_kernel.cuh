@@ -97,38 +97,39 @@ __device__ __forceinline__ SumMax shfl_xor_value(SumMax v, int m, int width) {
   return {compat_shfl_xor(v.sum, m, width), compat_shfl_xor(v.max, m, width)};
 }
 
-// Reduction over the `width` lanes of a sub-group (width <= warp).
+// Reduction over aligned groups of `width` lanes (a power of two <= warp),
+// unrolled over every width a warp allows and predicated on the runtime one,
+// widest step first: the result of a loop from width / 2 down to 1, without
+// its compare, move and branch per step (paid per chunk by the per-group
+// quant epilogue, and per row by short rows). XOR by m < width stays inside
+// the group, so every shuffle spans the whole warp.
 template <typename V, typename Op>
 __device__ __forceinline__ V group_reduce(V v, int width, Op op) {
-  for (int m = width >> 1; m > 0; m >>= 1) v = op(v, shfl_xor_value(v, m, width));
-  return v;
-}
-
-// Max over `width` adjacent lanes (a power of two <= warp, groups aligned to
-// it), unrolled over every width a warp allows and predicated on the runtime
-// one: the loop form cost a compare, move and branch per step, paid per chunk
-// by the per-group quant epilogue. XOR by m < width stays inside the group,
-// so every shuffle spans the whole warp.
-__device__ __forceinline__ float aligned_group_max(float v, int width) {
 #pragma unroll
-  for (int m = 1; m < AITER_DEVICE_WARP; m <<= 1)
-    if (m < width) v = fmaxf(v, compat_shfl_xor(v, m, AITER_DEVICE_WARP));
+  for (int m = AITER_DEVICE_WARP >> 1; m > 0; m >>= 1)
+    if (m < width) v = op(v, shfl_xor_value(v, m, AITER_DEVICE_WARP));
   return v;
 }
 
-// Reduction over the first `lanes` threads of the block (one row per block;
-// every thread calls it and gets the result). `parity` alternates the
-// scratch buffer so one barrier per reduction suffices.
+constexpr int kMaxWarps = AITER_MAX_BLOCK_THREADS / AITER_DEVICE_WARP;
+static_assert(kMaxWarps <= AITER_DEVICE_WARP, "one warp holds every warp's partial");
+
+// Reduction over the first `lanes` threads of the block (a power of two, at
+// least a warp; every thread calls it and gets the result). Each warp
+// reduces the warps' partials itself, as a shuffle tree over lane groups of
+// `warps` lanes: at decode sizes a serial loop over them (a shared load and
+// add per warp, plus its loop code) cost more than the reduction's shuffles.
+// The order depends on `lanes` only, so a row's result does not depend on
+// the batch. `parity` alternates the scratch buffer so one barrier per
+// reduction suffices.
 template <typename V, typename Op>
-__device__ __forceinline__ V block_reduce(V v, V (*scratch)[AITER_MAX_BLOCK_THREADS / AITER_DEVICE_WARP], int& parity,
-                                          int lanes, Op op) {
+__device__ __forceinline__ V block_reduce(V v, V (*scratch)[kMaxWarps], int& parity, int lanes, Op op) {
   v = group_reduce(v, AITER_DEVICE_WARP, op);
-  const int warp_id = threadIdx.x / AITER_DEVICE_WARP;
-  if (threadIdx.x % AITER_DEVICE_WARP == 0) scratch[parity][warp_id] = v;
+  const int lane = threadIdx.x % AITER_DEVICE_WARP;
+  if (lane == 0) scratch[parity][threadIdx.x / AITER_DEVICE_WARP] = v;
   __syncthreads();
-  V total = scratch[parity][0];
   const int warps = lanes / AITER_DEVICE_WARP;
-  for (int i = 1; i < warps; ++i) total = op(total, scratch[parity][i]);
+  const V total = group_reduce(scratch[parity][lane & (warps - 1)], warps, op);
   parity ^= 1;
   return total;
 }
@@ -408,13 +409,18 @@ __device__ __forceinline__ float chunk_element(const float (&converted)[VEC], co
   else return to_float(v.v[i]);
 }
 
+// Whether RMSNorm's gain is plainly the weight: neither gemma's (1 + w) nor
+// model_sensitive's rounding of x * inv.
+__device__ __forceinline__ bool plain_gain(const NormParams& p) { return !p.gemma && !p.model_sensitive; }
+
 // The normalised values of one chunk before the output rounding:
-// RMSNorm (weight, gemma, T5 rounding) or LayerNorm (weight, bias b; unused
-// by RMSNorm), times the smooth-quant xscale when quantising with one.
+// RMSNorm (weight, gemma, T5 rounding; `plain`: plain_gain) or LayerNorm
+// (weight, bias b; unused by RMSNorm), times the smooth-quant xscale when
+// quantising with one.
 template <typename T, int VEC, NormVariant VARIANT>
 __device__ __forceinline__ void normed_chunk(const NormParams& p, int64_t chunk, const Vec<T, VEC>& x,
                                              const Vec<T, VEC>& w, const Vec<T, VEC>& b, float mean,
-                                             float inv, float (&y)[VEC]) {
+                                             float inv, float (&y)[VEC], bool plain) {
   // Element by element the values are converted where they are used: arrays
   // of converted values made nvcc spill the quant kernels (converts_by_word).
   constexpr bool kByWord = converts_by_word(VARIANT);
@@ -429,7 +435,7 @@ __device__ __forceinline__ void normed_chunk(const NormParams& p, int64_t chunk,
     for (int i = 0; i < VEC; ++i)
       y[i] = layer_element(chunk_element<kByWord>(xf, x, i), mean, inv, chunk_element<kByWord>(wf, w, i),
                            chunk_element<kByWord>(bf, b, i));
-  } else if (!p.gemma && !p.model_sensitive) {  // the common case, without per-element selects
+  } else if (plain) {  // the common case, without per-element selects
 #pragma unroll
     for (int i = 0; i < VEC; ++i) y[i] = chunk_element<kByWord>(xf, x, i) * inv * chunk_element<kByWord>(wf, w, i);
   } else {
@@ -589,7 +595,8 @@ __device__ __forceinline__ void short_rows_batched(const NormParams& p, const La
     for (int b = 0; b < kBatch; ++b) {
       if (here[b]) {
         float y[VEC];
-        normed_chunk<T, VEC, VARIANT>(p, chunk, x[b], w, w, 0.f, inv_rms(s[b], p.hidden, p.epsilon), y);
+        normed_chunk<T, VEC, VARIANT>(p, chunk, x[b], w, w, 0.f, inv_rms(s[b], p.inv_hidden, p.epsilon), y,
+                                      plain_gain(p));
         store_normed<T, VEC, VARIANT>(ptrs[b], chunk, y);
       }
     }
@@ -598,7 +605,7 @@ __device__ __forceinline__ void short_rows_batched(const NormParams& p, const La
 
 template <typename T, int VEC, int CACHED, NormVariant VARIANT>
 __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VARIANT))
-    norm_rows_kernel(const NormParams p, const LaunchConfig c) {
+    norm_rows_kernel(const LaunchConfig c, const NormParams p) {
   constexpr bool kLayer = variant_centers(VARIANT);
   constexpr bool kQuant = variant_quantizes(VARIANT);
   // Dense-row kernels (LaunchConfig::dense_rows): this block's row group
@@ -620,8 +627,15 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
       return;
     }
   }
-  __shared__ float scratch[2][AITER_MAX_BLOCK_THREADS / AITER_DEVICE_WARP];
-  __shared__ SumMax pair_scratch[kFoldableMax ? 2 : 1][AITER_MAX_BLOCK_THREADS / AITER_DEVICE_WARP];
+  // Dense-row kernels index a row's chunks in 32 bits (it has at most
+  // kDenseRowMaxThreads * CACHED of them): 64-bit indices, compares and
+  // address arithmetic were most of the instructions before a decode
+  // launch's first load.
+  using ChunkIndex = std::conditional_t<kDense, int, int64_t>;
+  auto chunk_at = [&](int64_t k) { return static_cast<ChunkIndex>(chunk_of(c, threadIdx.x, k)); };
+  auto in_row = [&](ChunkIndex chunk) { return chunk < static_cast<ChunkIndex>(c.chunks_per_row); };
+  __shared__ float scratch[2][kMaxWarps];
+  __shared__ SumMax pair_scratch[kFoldableMax ? 2 : 1][kMaxWarps];
   int parity = 0;
   const int t = threadIdx.x;
   const bool whole_block = c.lanes > AITER_DEVICE_WARP;
@@ -708,8 +722,8 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
       if (ptrs.job != hoisted_job) {
 #pragma unroll
         for (int k = 0; k < CACHED; ++k) {
-          const int64_t chunk = chunk_of(c, t, k);
-          if (chunk_in_row(c, chunk))
+          const ChunkIndex chunk = chunk_at(k);
+          if (in_row(chunk))
             w[k] = bit_cast_vec<CachedChunk>(load_param<T, VEC, kLayer>(ptrs.weight, ptrs.weight_stride, chunk, 1.f));
         }
         hoisted_job = ptrs.job;
@@ -725,8 +739,8 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
       if (c.prefetch_weights && active) {
 #pragma unroll
         for (int k = 0; k < CACHED; ++k) {
-          const int64_t chunk = chunk_of(c, t, k);
-          if (!chunk_in_row(c, chunk)) continue;
+          const ChunkIndex chunk = chunk_at(k);
+          if (!in_row(chunk)) continue;
           if (ptrs.weight != nullptr)
             compat_prefetch(static_cast<const T*>(ptrs.weight) + chunk * VEC * ptrs.weight_stride);
           if (kLayer && p.bias != nullptr)
@@ -767,8 +781,8 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
     if constexpr (kDense) {
 #pragma unroll
       for (int k = 0; k < CACHED; ++k) {
-        const int64_t chunk = chunk_of(c, t, k);
-        if (active && chunk_in_row(c, chunk)) loaded[k] = load_row_inputs<T, VEC, VARIANT>(ptrs, chunk);
+        const ChunkIndex chunk = chunk_at(k);
+        if (active && in_row(chunk)) loaded[k] = load_row_inputs<T, VEC, VARIANT>(ptrs, chunk);
       }
     }
 
@@ -778,8 +792,8 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
     float prenorm_max = 0.f;
 #pragma unroll kUnroll
     for (int64_t k = 0; k < slots; ++k) {
-      const int64_t chunk = chunk_of(c, t, k);
-      if (active && chunk_in_row(c, chunk)) {
+      const ChunkIndex chunk = chunk_at(k);
+      if (active && in_row(chunk)) {
         RowInputs<T, VEC> in;
         if constexpr (kDense) {
           in = loaded[kDense ? k : 0];
@@ -803,8 +817,8 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
     if constexpr (kEarlyParams) {
 #pragma unroll
       for (int k = 0; k < CACHED; ++k) {
-        const int64_t chunk = chunk_of(c, t, k);
-        if (active && chunk_in_row(c, chunk)) {
+        const ChunkIndex chunk = chunk_at(k);
+        if (active && in_row(chunk)) {
           early_w[k] = bit_cast_vec<CachedChunk>(load_param<T, VEC, kLayer>(ptrs.weight, ptrs.weight_stride, chunk, 1.f));
           if constexpr (kLayer) early_b[k] = bit_cast_vec<CachedChunk>(load_param<T, VEC>(p.bias, p.bias_stride, chunk, 0.f));
         }
@@ -825,24 +839,31 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
       s = 0.f;
 #pragma unroll kUnroll
       for (int64_t k = 0; k < slots; ++k) {
-        const int64_t chunk = chunk_of(c, t, k);
-        if (active && chunk_in_row(c, chunk)) s += squared_deviations<T, VEC, VARIANT>(AITER_ROW_CHUNK(k, chunk), mean);
+        const ChunkIndex chunk = chunk_at(k);
+        if (active && in_row(chunk)) s += squared_deviations<T, VEC, VARIANT>(AITER_ROW_CHUNK(k, chunk), mean);
       }
       s = row_sum(s);
     }
-    const float inv = inv_rms(s, p.hidden, p.epsilon);
+    const float inv = inv_rms(s, p.inv_hidden, p.epsilon);
 
     if constexpr (!kQuant) {
+      // The store pass, once per gain formula (plain_gain), chosen per row:
+      // with the choice made per chunk, the rare formula sat inline and every
+      // chunk jumped over it, an instruction fetch each at decode sizes.
+      auto store_pass = [&](auto plain) {
 #pragma unroll kUnroll
-      for (int64_t k = 0; k < slots; ++k) {
-        const int64_t chunk = chunk_of(c, t, k);
-        if (active && chunk_in_row(c, chunk)) {
-          float y[VEC];
-          normed_chunk<T, VEC, VARIANT>(p, chunk, AITER_ROW_CHUNK(k, chunk), weight_of(k, chunk), bias_of(k, chunk), mean,
-                                        inv, y);
-          store_normed<T, VEC, VARIANT>(ptrs, chunk, y);
+        for (int64_t k = 0; k < slots; ++k) {
+          const ChunkIndex chunk = chunk_at(k);
+          if (active && in_row(chunk)) {
+            float y[VEC];
+            normed_chunk<T, VEC, VARIANT>(p, chunk, AITER_ROW_CHUNK(k, chunk), weight_of(k, chunk), bias_of(k, chunk),
+                                          mean, inv, y, decltype(plain)::value);
+            store_normed<T, VEC, VARIANT>(ptrs, chunk, y);
+          }
         }
-      }
+      };
+      if (kLayer || plain_gain(p)) store_pass(std::true_type{});
+      else store_pass(std::false_type{});
     } else if constexpr (!kGroupScales) {
       // Per-row scale: from the first pass's max where it folds, else from a
       // max pass over recomputed y (LayerNorm, model_sensitive, streamed
@@ -857,11 +878,11 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
         float amax = 0.f;
 #pragma unroll kUnroll
         for (int64_t k = 0; k < slots; ++k) {
-          const int64_t chunk = chunk_of(c, t, k);
-          if (active && chunk_in_row(c, chunk)) {
+          const ChunkIndex chunk = chunk_at(k);
+          if (active && in_row(chunk)) {
             float y[VEC];
             normed_chunk<T, VEC, VARIANT>(p, chunk, AITER_ROW_CHUNK(k, chunk), weight_of(k, chunk), bias_of(k, chunk), mean,
-                                        inv, y);
+                                        inv, y, plain_gain(p));
             amax = fmaxf(amax, chunk_abs_max<VEC>(y));
           }
         }
@@ -871,8 +892,8 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
       if (active && chunk_of(c, t, 0) == 0) ptrs.yscale[0] = scale;
 #pragma unroll kUnroll
       for (int64_t k = 0; k < slots; ++k) {
-        const int64_t chunk = chunk_of(c, t, k);
-        if (active && chunk_in_row(c, chunk)) {
+        const ChunkIndex chunk = chunk_at(k);
+        if (active && in_row(chunk)) {
           float v[VEC];
           if (fold_max) {
             prenorm_chunk<T, VEC, VARIANT>(p, chunk, AITER_ROW_CHUNK(k, chunk), weight_of(k, chunk), v);
@@ -880,7 +901,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
             store_quantized<T, VEC, kFormat>(ptrs, chunk, v, folded_quant_factor(inv, inv_scale));
           } else {
             normed_chunk<T, VEC, VARIANT>(p, chunk, AITER_ROW_CHUNK(k, chunk), weight_of(k, chunk), bias_of(k, chunk), mean,
-                                        inv, v);
+                                        inv, v, plain_gain(p));
             if (ptrs.unquant != nullptr) store_unquantized<T, VEC>(ptrs, chunk, v, 1.f);
             store_quantized<T, VEC, kFormat>(ptrs, chunk, v, inv_scale);
           }
@@ -902,16 +923,16 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
       const int64_t scale_slot_step = (c.lanes >> group_shift) * p.yscale_group_stride;
 #pragma unroll kUnroll
       for (int64_t k = 0; k < slots; ++k, scale_out += scale_slot_step) {
-        const int64_t chunk = chunk_of(c, t, k);
-        const bool here = active && chunk_in_row(c, chunk);
+        const ChunkIndex chunk = chunk_at(k);
+        const bool here = active && in_row(chunk);
         float y[VEC];
         float amax = 0.f;
         if (here) {
           normed_chunk<T, VEC, VARIANT>(p, chunk, AITER_ROW_CHUNK(k, chunk), weight_of(k, chunk), bias_of(k, chunk), mean,
-                                        inv, y);
+                                        inv, y, plain_gain(p));
           amax = chunk_abs_max<VEC>(y);
         }
-        amax = aligned_group_max(amax, c.group_lanes);
+        amax = group_reduce(amax, c.group_lanes, MaxOp());
         if (here) {
           const float scale = dynamic_scale(amax, p.inv_qmax);
           if (stores_scale) *scale_out = scale;
@@ -983,7 +1004,7 @@ int launch_cached(const NormParams& p, LaunchConfig c, int sm_count, compat_stre
       return launch_cached<T, VEC, 0, VARIANT>(p, streamed, sm_count, stream);
     }
     norm_rows_kernel<T, VEC, CACHED, VARIANT>
-        <<<dim3(static_cast<unsigned>(c.grid)), dim3(c.threads), static_cast<size_t>(shared), stream>>>(p, c);
+        <<<dim3(static_cast<unsigned>(c.grid)), dim3(c.threads), static_cast<size_t>(shared), stream>>>(c, p);
     return 0;
   } else {
     return -1;
