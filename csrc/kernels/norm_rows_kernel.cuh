@@ -783,6 +783,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
       for (int k = 0; k < CACHED; ++k) {
         const ChunkIndex chunk = chunk_at(k);
         if (active && in_row(chunk)) loaded[k] = load_row_inputs<T, VEC, VARIANT>(ptrs, chunk);
+        else loaded[k] = RowInputs<T, VEC>{};
       }
     }
 
@@ -790,10 +791,16 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
     // per-row quant max where it folds in.
     float s = 0.f;
     float prenorm_max = 0.f;
+    // Dense-row RMSNorm kernels without the residual add take every slot
+    // through the first pass, without a branch per chunk: a slot outside the
+    // row was loaded as zeros and adds nothing to the sums (the fused add
+    // stores there, and LayerNorm's x_bias is read there).
+    constexpr bool kEverySlot = kDense && !variant_adds(VARIANT) && !kLayer;
 #pragma unroll kUnroll
     for (int64_t k = 0; k < slots; ++k) {
       const ChunkIndex chunk = chunk_at(k);
-      if (active && in_row(chunk)) {
+      const bool here = active && in_row(chunk);
+      if (kEverySlot || here) {
         RowInputs<T, VEC> in;
         if constexpr (kDense) {
           in = loaded[kDense ? k : 0];
@@ -807,7 +814,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
         const Vec<T, VEC> v = combine_row_chunk<T, VEC, VARIANT, true>(p, ptrs, chunk, in);
         if constexpr (CACHED > 0 && !kRowInShared) x[k] = bit_cast_vec<CachedChunk>(v);
         s += first_moment<T, VEC, VARIANT>(v);
-        if (fold_max) {
+        if (fold_max && here) {
           float pre[VEC];
           prenorm_chunk<T, VEC, VARIANT>(p, chunk, v, weight_of(k, chunk), pre);
           prenorm_max = fmaxf(prenorm_max, chunk_abs_max<VEC>(pre));
