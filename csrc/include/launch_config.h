@@ -21,8 +21,9 @@ struct TargetInfo {
   // 97-99% of copy against 91-93% at T = 8192 and 32768).
   // A row's result (its reduction order) depends on hidden and the layout,
   // never on the number of rows, so it is the same in every batch
-  // (tests/test_batch_invariance.py). Few-row launches of long rows spread
-  // each row over more threads (LaunchConfig::split) but keep that order.
+  // (tests/test_batch_invariance.py). Under decode_split, few-row launches
+  // of long rows spread each row over more threads (LaunchConfig::split) but
+  // keep that order.
   int short_row_chunks = 1;
   int long_row_chunks = 4;
   // Short rows of the quantising variants hold two vectors per thread: at
@@ -53,10 +54,9 @@ struct TargetInfo {
   // per thread spread each row over more threads (LaunchConfig::split), and
   // decode launches of one vector per thread keep the general kernel. 0:
   // decode launches take the dense-row kernel like any other (same lanes and
-  // chunks). On the H100 (bf16, one row, CUDA events after a 256 MB flush)
-  // the dense kernel took 5.3 / 5.3 / 5.4 us at hidden 2048 / 4096 / 8192,
-  // the split launch 5.3 / 5.5 / 6.1 us (.dev-free: op_tests/bench_rmsnorm.py
-  // decode rows).
+  // chunks). H100, bf16, one row (op_tests/bench_rmsnorm.py, same build):
+  // 5.50 / 5.50 / 5.70 us at hidden 2048 / 4096 / 8192 against 5.76 / 6.02 /
+  // 6.43 us split, the Q-norm slice 5.06 against 5.49 us.
   int decode_split = 0;
 };
 
@@ -92,10 +92,11 @@ struct LaunchConfig {
   int64_t chunks_per_row;  // hidden / vec
   int grid_waves;          // TargetInfo::grid_waves
   int group_lanes;         // per-group quant: lanes sharing one scale (group_size / vec); else 0
-  // Decode launches of long rows: > 1 spreads each row over `split` times
-  // the lanes (one vector each) while its sums add up in the order of the
-  // launch without the split: lanes / split lanes, each summing its `split`
-  // chunks in turn. Same result bits, a shorter per-thread chain. 1: off.
+  // Decode launches of long rows under TargetInfo::decode_split: > 1
+  // spreads each row over `split` times the lanes (one vector each) while
+  // its sums add up in the order of the launch without the split: lanes /
+  // split lanes, each summing its `split` chunks in turn. Same result bits,
+  // a shorter per-thread chain. 1: off.
   int split;
   // Short rows of plain RMSNorm in multi-wave launches: row
   // groups each block takes per pass (loads of all of them before any
@@ -350,8 +351,9 @@ inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p)
     c.lanes = static_cast<int>(lanes);
     c.chunks = round_up_cached_chunks(ceil_div(c.chunks_per_row, c.lanes), vec_bytes, p.variant);
     if (c.lanes > max_block_threads(static_cast<int>(c.chunks * vec_bytes), p.variant)) c.chunks = 0;
-    // No more rows than SMs (decode): every row has an SM to itself, so give
-    // each vector its own thread where the block allows (split, above).
+    // Under decode_split, no more rows than SMs (decode): every row has an SM
+    // to itself, so give each vector its own thread where the block allows
+    // (split, above).
     if (target.decode_split && p.rows <= target.sm_count && c.chunks > 1 &&
         c.lanes * c.chunks <= max_block_threads(static_cast<int>(vec_bytes), p.variant)) {
       c.split = c.chunks;
