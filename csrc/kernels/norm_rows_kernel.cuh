@@ -777,6 +777,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
     // Dense-row kernels issue all of the row's loads before using any: in
     // one loop with the sums, each guarded load was waited for before the
     // next went out (PTX branches around every chunk).
+    //
     // Dense-row RMSNorm kernels without the residual add take every slot
     // through the first pass, without a branch per chunk: a slot outside the
     // row is loaded as zeros and adds nothing to the sums (the fused add
