@@ -233,17 +233,22 @@ __device__ __forceinline__ V compat_load_once(const V* p) {
   }
 }
 
-// A 16-byte load marked streaming (evict first), for row data of the
-// dense-row kernels: through the read-only path (compat_load_once) a row of
-// 8-16K elements pushed the weights, which every row reads again, out of L1
-// (bf16 h16384: 19% slower than the staged kernel, whose copies bypass L1).
+// A 16-byte load of row data for the dense-row kernels. Not through the
+// read-only path (compat_load_once): there a row of 8-16K elements pushed
+// the weights, which every row reads again, out of L1 (bf16 h16384: 19%
+// slower than the staged kernel, whose copies bypass L1). Not marked
+// evict-first either: on the H100 (bf16, C++ harness, one run) that cost 2-3
+// points of copy bandwidth where a launch reads 64 MB or more (hidden
+// 2048-16384 at T = 32768: 96.7-99.4% of copy against 99.2-100.6% plain),
+// and gained up to 3% only below the L2's size. Selecting the hint per
+// launch (a runtime flag) made nvcc branch around each load, serialising them.
 template <typename V>
-__device__ __forceinline__ V compat_load_streaming(const V* p) {
+__device__ __forceinline__ V compat_load_row(const V* p) {
   static_assert(sizeof(V) == 16, "16-byte vectors");
 #if defined(AITER_HIP)
-  return compat_load_once(p);  // already nontemporal
+  return compat_load_once(p);  // nontemporal
 #else
-  const uint4 r = __ldcs(reinterpret_cast<const uint4*>(p));
+  const uint4 r = *reinterpret_cast<const uint4*>(p);
   return *reinterpret_cast<const V*>(&r);
 #endif
 }

@@ -252,7 +252,7 @@ struct RowInputs {
 template <typename T, int VEC, NormVariant VARIANT>
 __device__ __forceinline__ Vec<T, VEC> load_row_vec(const T* base, int64_t chunk) {
   if constexpr (variant_dense_rows(VARIANT))
-    return compat_load_streaming(reinterpret_cast<const Vec<T, VEC>*>(base + chunk * VEC));
+    return compat_load_row(reinterpret_cast<const Vec<T, VEC>*>(base + chunk * VEC));
   else return load_vec<T, VEC>(base, chunk * VEC);
 }
 
