@@ -783,8 +783,11 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
     // row is loaded as zeros and adds nothing to the sums (the fused add
     // stores there, and LayerNorm's x_bias is read there). Zeroing the slots
     // of the fused add's two inputs made nvcc wait for each load before the
-    // next (H100 bf16 h4096 decode: 6.5 -> 9.5 us), so they are not zeroed.
-    constexpr bool kEverySlot = kDense && !variant_adds(VARIANT) && !kLayer;
+    // next (H100 bf16 h4096 decode: 6.5 -> 9.5 us), so they are not zeroed;
+    // nor are RMSNorm-quant's: with them its four-vector kernels took 24-88
+    // bytes of stack at their 64 registers (H100, dynamic int8 h4096,
+    // T = 8192: 91% -> 72% of copy).
+    constexpr bool kEverySlot = kDense && !variant_adds(VARIANT) && !kLayer && !kQuant;
     RowInputs<T, VEC> loaded[kDense ? CACHED : 1];
     if constexpr (kDense) {
 #pragma unroll
