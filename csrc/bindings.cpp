@@ -98,8 +98,9 @@ py::dict counts_dict(const AccessCounts& a) {
 // out_before_quant / k, k_out, k_weight (a two-job launch) pick the variant;
 // async_copy models a GPU that stages row groups (LaunchConfig::stage_rows);
 // dense_rows false models a target without dense-row launches (the general
-// kernel's paths for layouts that would take them); decode_split true the
-// split decode launches of TargetInfo::decode_split.
+// kernel's paths for layouts that would take them); decode_split is
+// TargetInfo::decode_split (0 no split decode launches, 1 every variant's,
+// 2 the quantising variants', the GPU's default).
 py::dict simulate_launch_py(const at::Tensor& out, const at::Tensor& input, const at::Tensor& weight,
                             const c10::optional<at::Tensor>& residual_in,
                             const c10::optional<at::Tensor>& residual_out, int warp_size,
@@ -108,7 +109,7 @@ py::dict simulate_launch_py(const at::Tensor& out, const at::Tensor& input, cons
                             const c10::optional<at::Tensor>& out_before_quant,
                             const c10::optional<at::Tensor>& k, const c10::optional<at::Tensor>& k_out,
                             const c10::optional<at::Tensor>& k_weight, bool async_copy, bool dense_rows,
-                            bool decode_split) {
+                            int decode_split) {
   const bool add = residual_in.has_value();
   TORCH_CHECK_VALUE(add == residual_out.has_value(),
                     aiter::message("simulate_launch: pass both residuals or neither"));
@@ -125,7 +126,9 @@ py::dict simulate_launch_py(const at::Tensor& out, const at::Tensor& input, cons
   TargetInfo target{warp_size, sm_count, max_threads_per_sm};
   target.async_copy = async_copy ? 1 : 0;
   target.dense_rows = dense_rows ? 1 : 0;
-  target.decode_split = decode_split ? 1 : 0;
+  TORCH_CHECK_VALUE(decode_split >= 0 && decode_split <= 2,
+                    aiter::message("simulate_launch: decode_split must be 0, 1 or 2, got ", decode_split));
+  target.decode_split = decode_split;
   const SimulationResult r = simulate_launch(call, target, blocks_per_sm);
   py::dict config;
   config["vec"] = r.config.vec;
@@ -230,7 +233,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("max_threads_per_sm"), py::arg("blocks_per_sm") = 0, py::arg("layer") = false,
         py::arg("yscale") = py::none(), py::arg("group_size") = 0, py::arg("out_before_quant") = py::none(),
         py::arg("k") = py::none(), py::arg("k_out") = py::none(), py::arg("k_weight") = py::none(),
-        py::arg("async_copy") = false, py::arg("dense_rows") = true, py::arg("decode_split") = false);
+        py::arg("async_copy") = false, py::arg("dense_rows") = true, py::arg("decode_split") = 2);
   m.attr("max_row_dims") = aiter::kMaxRowDims;
   m.def("quantize_bytes", &aiter::quantize_bytes_py, py::arg("x"), py::arg("kind"));
   aiter::register_eager_entries(m);

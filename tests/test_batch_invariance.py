@@ -1,7 +1,9 @@
 """A row's result does not depend on how many rows share the launch: the
 first rows of a big batch (many rows per SM) are bitwise equal to the same
-rows normalised alone (decode launches; under AITER_LAUNCH_TUNE=decode_split=1
-these spread long rows over more threads: LaunchConfig::split). Covers every
+rows normalised alone (decode launches; where TargetInfo::decode_split applies,
+the quantising variants by default and every variant under
+AITER_LAUNCH_TUNE=decode_split=1, these spread long rows over more threads:
+LaunchConfig::split). Covers every
 reduction the kernels run: the sum of squares, LayerNorm's mean and variance,
 the quant row max and group max, with and without the fused residual add."""
 import os
@@ -68,8 +70,18 @@ def group_quant_fp8(x, r, w, b):
     return out.view(torch.uint8), ys
 
 
+def add_smooth_quant_int8(x, r, w, b):
+    out = torch.empty(x.shape, dtype=torch.int8, device=x.device)
+    ys = torch.empty(x.shape[0], 1, device=x.device)
+    r_out = torch.empty_like(x)
+    xscale = (1 + b.float().abs()).contiguous()
+    aiter.rmsnorm2d_fwd_with_add_smoothquant(out, x, r, r_out, xscale, ys, w, EPS)
+    return out, ys, r_out
+
+
 # Group scales of 128 columns need hidden % 128 == 0.
-CASES = [(op, h) for op in (rms, add_rms, layer, add_layer, dyn_quant_int8, group_quant_fp8) for h in HIDDEN
+CASES = [(op, h) for op in (rms, add_rms, layer, add_layer, dyn_quant_int8, group_quant_fp8, add_smooth_quant_int8)
+         for h in HIDDEN
          if op is not group_quant_fp8 or h % 128 == 0]
 
 

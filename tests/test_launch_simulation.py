@@ -36,7 +36,7 @@ def expected_counts(t):
     return torch.bincount(idx, minlength=n).to(torch.int32)
 
 
-def simulate(target, out, x, w, r=None, r_out=None, blocks_per_sm=0, decode_split=False):
+def simulate(target, out, x, w, r=None, r_out=None, blocks_per_sm=0, decode_split=2):
     warp, sms, threads = TARGETS[target]
     return _C.simulate_launch(out, x, w, r, r_out, warp_size=warp, sm_count=sms,
                               max_threads_per_sm=threads, blocks_per_sm=blocks_per_sm,
@@ -257,7 +257,7 @@ def test_qk_two_job_launch(target, d, T, dense_rows):
 
 @pytest.mark.parametrize("target", list(TARGETS))
 def test_decode_launch_splits_long_rows_in_the_batch_launch_order(target):
-    """Under TargetInfo::decode_split (AITER_LAUNCH_TUNE=decode_split=1), with
+    """Under TargetInfo::decode_split 1 (AITER_LAUNCH_TUNE=decode_split=1), with
     no more rows than SMs a long row gets one thread per vector (split); with
     more rows, split chunks per thread over lanes / split lanes (the order
     the split launch's sums follow). Both touch each element once."""
@@ -266,7 +266,7 @@ def test_decode_launch_splits_long_rows_in_the_batch_launch_order(target):
     for n in (2, sms + 1):
         x = view(dense, n, 4096)
         out = torch.zeros_like(x)
-        sim = simulate(target, out, x, torch.zeros(4096, dtype=torch.bfloat16), decode_split=True)
+        sim = simulate(target, out, x, torch.zeros(4096, dtype=torch.bfloat16), decode_split=1)
         assert_clean(sim)
         assert torch.equal(sim["input"]["reads"], expected_counts(x))
         assert torch.equal(sim["out"]["writes"], expected_counts(out))
@@ -375,13 +375,14 @@ def test_dense_row_launches(target, layout, hidden, variant):
     row dims with more rows than SMs take the dense-row kernel
     (LaunchConfig::dense_rows): a block per row group, every element read and
     written once. Other layouts and streamed rows keep the general kernel
-    (decode launches too under decode_split), and the dense launch holds each
+    (so do decode launches that split: TargetInfo::decode_split 1 for every
+    variant, 2, the default, for the quantising ones), and the dense launch holds each
     row in the same lanes and chunks as a launch of few rows (same reduction
     order: results do not depend on the batch)."""
     warp, sms, threads = TARGETS[target]
     add, quant, layer = DENSE_VARIANTS[variant]
 
-    def run(n, decode_split=False):
+    def run(n, decode_split=2):
         x = view(ZERO_COPY_LAYOUTS[layout], n, hidden)
         out = view(OUTPUT_LAYOUT_FOR[layout], n, hidden, torch.int8 if quant else x.dtype)
         r = r_out = None
@@ -417,14 +418,15 @@ def test_dense_row_launches(target, layout, hidden, variant):
         assert many["stage_rows"] == 0 and many["split"] == 1 and many["row_batch"] == 1
     # At most a few rows: a decode launch. With one leading index every
     # layout here collapses to at most two row dims, and a lone row of an odd
-    # pitch is aligned. By default it takes the dense-row kernel whenever its
-    # rows are cached; under decode_split only rows that keep several vectors
-    # per thread (too long to split) do.
-    for decode_split in (False, True):
+    # pitch is aligned. Where it does not split it takes the dense-row kernel
+    # whenever its rows are cached; where it splits only rows that keep
+    # several vectors per thread (too long to split) do.
+    for decode_split in (0, 1, 2):
+        splits = decode_split == 1 or (decode_split == 2 and quant)
         few, _ = run(1, decode_split)
         few_dense = few["vec"] * 2 == 16 and few["lanes"] <= 512 and few["chunks"] > 0
-        assert few["dense_rows"] == int(few_dense and (few["chunks"] > 1 or not decode_split)), decode_split
-        assert few["split"] == 1 or decode_split
+        assert few["dense_rows"] == int(few_dense and (few["chunks"] > 1 or not splits)), decode_split
+        assert few["split"] == 1 or splits, decode_split
         if few["dense_rows"]:
             assert few["prefetch_weights"] == 1
         # Same lanes and chunks per row (a split launch spreads the same

@@ -21,7 +21,7 @@ namespace aiter {
 bool gpu_backend_available() { return true; }
 
 namespace {
-// AITER_LAUNCH_TUNE="short_chunks=1,long_chunks=4,short_quant_chunks=2,short_threads=256,grid_waves=1,batch_rows=1,stage_rows=1,dense_rows=1,dense_prefetch=1,packed_threads=256,decode_split=0"
+// AITER_LAUNCH_TUNE="short_chunks=1,long_chunks=4,short_quant_chunks=2,short_threads=256,grid_waves=1,batch_rows=1,stage_rows=1,dense_rows=1,dense_prefetch=1,packed_threads=256,decode_split=2"
 // overrides the launch policy (read once), for launch sweeps on a new GPU.
 TargetInfo tuned(TargetInfo t) {
   const char* env = std::getenv("AITER_LAUNCH_TUNE");

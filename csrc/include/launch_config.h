@@ -21,9 +21,9 @@ struct TargetInfo {
   // 97-99% of copy against 91-93% at T = 8192 and 32768).
   // A row's result (its reduction order) depends on hidden and the layout,
   // never on the number of rows, so it is the same in every batch
-  // (tests/test_batch_invariance.py). Under decode_split, few-row launches
-  // of long rows spread each row over more threads (LaunchConfig::split) but
-  // keep that order.
+  // (tests/test_batch_invariance.py). Where decode_split applies, few-row
+  // launches of long rows spread each row over more threads
+  // (LaunchConfig::split) but keep that order.
   int short_row_chunks = 1;
   int long_row_chunks = 4;
   // Short rows of the quantising variants hold two vectors per thread: at
@@ -50,14 +50,17 @@ struct TargetInfo {
   // Block size of dense-row launches whose rows have fewer lanes than
   // kDenseRowMinThreads (rows packed a sub-group each; dense_row_threads).
   int dense_packed_threads = 256;
-  // 1: decode launches (no more rows than SMs) of rows of several vectors
-  // per thread spread each row over more threads (LaunchConfig::split), and
-  // decode launches of one vector per thread keep the general kernel. 0:
-  // decode launches take the dense-row kernel like any other (same lanes and
-  // chunks). H100, bf16, one row (op_tests/bench_rmsnorm.py, same build):
-  // 5.50 / 5.50 / 5.70 us at hidden 2048 / 4096 / 8192 against 5.76 / 6.02 /
-  // 6.43 us split, the Q-norm slice 5.06 against 5.49 us.
-  int decode_split = 0;
+  // Which decode launches (no more rows than SMs) split (splits_decode):
+  // rows of several vectors per thread spread each row over more threads
+  // (LaunchConfig::split), and rows of one vector per thread keep the
+  // general kernel; other launches take the dense-row kernel like any other
+  // (same lanes and chunks). 0: none; 1: every variant; 2: the quantising
+  // variants. H100, bf16, hidden 4096 (T = 1, 8, 32; C++ harness, same
+  // build): plain RMSNorm 4.7-5.4 us dense against 5.4-6.0 split (bench_rmsnorm:
+  // hidden 2048 / 4096 / 8192 5.50 / 5.50 / 5.70 against 5.76 / 6.02 / 6.43
+  // us); add + smooth int8 quant 8.1-8.5 against 7.0-7.3 us, per-group fp8
+  // 6.5-7.1 against 5.8-6.3 us, dynamic int8 6.2-6.9 against 6.1-6.7 us.
+  int decode_split = 2;
 };
 
 // Register-cached vectors per thread the kernels are instantiated for, and the
@@ -265,6 +268,13 @@ inline void settle_staging(LaunchConfig* c, int64_t rows, NormVariant v) {
   if (!keeps_row_in_shared(v, c->chunks) && ceil_div(rows, c->rows_per_block) <= c->grid) c->stage_rows = 0;
 }
 
+// Whether a decode launch (no more rows than SMs) of this call splits
+// (TargetInfo::decode_split).
+inline bool splits_decode(const TargetInfo& target, const NormParams& p) {
+  const bool policy = target.decode_split == 1 || (target.decode_split == 2 && variant_quantizes(p.variant));
+  return policy && p.rows <= target.sm_count;
+}
+
 // Whether a call's rows can take the dense-row kernel: a variant that has
 // one, 16-byte vectors, and at most two row dims in every row tensor it
 // touches (two_dim_row_offset: 2D views and the Q/K slices of a packed QKV
@@ -297,15 +307,15 @@ inline int dense_row_threads(const TargetInfo& target, int lanes) {
 // (a block's row group: blocks of more lanes are one row, rows of fewer
 // lanes than a warp share the block), and a grid of fewer than 2^31 threads
 // (HIP's limit on a launch; it also keeps row indices in 31 bits, as
-// two_dim_row_offset needs). Under TargetInfo::decode_split, decode
-// launches (no more rows than SMs) keep the general kernel's split and
-// hoisted weights, except rows of several vectors per thread that cannot
-// split (there the general kernel waits for each chunk's load before issuing
-// the next, and the dense one issues them all at once); by default they take
-// the dense kernel like any other launch.
+// two_dim_row_offset needs). Decode launches that split (splits_decode)
+// keep the general kernel's split and hoisted weights, except rows of
+// several vectors per thread that cannot split (there the general kernel
+// waits for each chunk's load before issuing the next, and the dense one
+// issues them all at once); other decode launches take the dense kernel like
+// any other launch.
 inline bool takes_dense_rows(const TargetInfo& target, const NormParams& p, const LaunchConfig& c) {
   if (!target.dense_rows || !dense_row_layout(p, c.vec) || c.chunks == 0 || c.split != 1 ||
-      (target.decode_split && p.rows <= target.sm_count && c.chunks == 1) || c.lanes > kDenseRowMaxThreads)
+      (splits_decode(target, p) && c.chunks == 1) || c.lanes > kDenseRowMaxThreads)
     return false;
   const int threads = dense_row_threads(target, c.lanes);  // packed rows have at most a warp's lanes
   if (threads > kDenseRowMaxThreads || threads % target.warp_size != 0 || threads % c.lanes != 0) return false;
@@ -351,10 +361,10 @@ inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p)
     c.lanes = static_cast<int>(lanes);
     c.chunks = round_up_cached_chunks(ceil_div(c.chunks_per_row, c.lanes), vec_bytes, p.variant);
     if (c.lanes > max_block_threads(static_cast<int>(c.chunks * vec_bytes), p.variant)) c.chunks = 0;
-    // Under decode_split, no more rows than SMs (decode): every row has an SM
-    // to itself, so give each vector its own thread where the block allows
+    // Decode launches that split (splits_decode): every row has an SM to
+    // itself, so give each vector its own thread where the block allows
     // (split, above).
-    if (target.decode_split && p.rows <= target.sm_count && c.chunks > 1 &&
+    if (splits_decode(target, p) && c.chunks > 1 &&
         c.lanes * c.chunks <= max_block_threads(static_cast<int>(vec_bytes), p.variant)) {
       c.split = c.chunks;
       c.lanes *= c.chunks;
