@@ -246,9 +246,12 @@ def main(argv=None):
 
 def markdown(report: dict) -> str:
     lines = [f"# Norm family ({report['device']}, {report['timer']}, median of {report.get('rounds', 1)} "
-             "interleaved rounds)", "",
-             "| case | dtype | T | impl | us | spread | GB/s | % copy | time / ours |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "interleaved rounds)", ""]
+    # Keys added to a run's JSON before --render (GPU, date, kernels, notes).
+    extra = [f"- **{k}**: {v}" for k, v in report.items() if k not in ("device", "timer", "rounds", "rows")]
+    lines += extra + ([""] if extra else [])
+    lines += ["| case | dtype | T | impl | us | spread | GB/s | % copy | time / ours |",
+              "|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['case']} | {r['dtype']} | {r['T']} | {r['impl']} | {r['us']} | "
               f"{'—' if r.get('spread') is None else format(100 * r['spread'], '.0f') + '%'} | {r['GBps']} | "
               f"{r['pct_copy']} | {r['speedup_vs_ours']} |" for r in report["rows"]]
