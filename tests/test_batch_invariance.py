@@ -1,11 +1,11 @@
 """A row's result does not depend on how many rows share the launch: the
 first rows of a big batch (many rows per SM) are bitwise equal to the same
-rows normalised alone (decode launches; where TargetInfo::decode_split applies,
-the quantising variants by default and every variant under
+rows normalised alone (decode launches; where TargetInfo::decode_split
+applies, the quantising variants by default and every variant under
 AITER_LAUNCH_TUNE=decode_split=1, these spread long rows over more threads:
-LaunchConfig::split). Covers every
-reduction the kernels run: the sum of squares, LayerNorm's mean and variance,
-the quant row max and group max, with and without the fused residual add."""
+LaunchConfig::split). Covers every reduction the kernels run: the sum of
+squares, LayerNorm's mean and variance, the quant row max and group max, with
+and without the fused residual add."""
 import os
 import subprocess
 import sys

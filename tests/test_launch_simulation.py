@@ -376,9 +376,9 @@ def test_dense_row_launches(target, layout, hidden, variant):
     (LaunchConfig::dense_rows): a block per row group, every element read and
     written once. Other layouts and streamed rows keep the general kernel
     (so do decode launches that split: TargetInfo::decode_split 1 for every
-    variant, 2, the default, for the quantising ones), and the dense launch holds each
-    row in the same lanes and chunks as a launch of few rows (same reduction
-    order: results do not depend on the batch)."""
+    variant, 2, the default, for the quantising ones), and the dense launch
+    holds each row in the same lanes and chunks as a launch of few rows (same
+    reduction order: results do not depend on the batch)."""
     warp, sms, threads = TARGETS[target]
     add, quant, layer = DENSE_VARIANTS[variant]
 

@@ -820,7 +820,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
         const Vec<T, VEC> v = combine_row_chunk<T, VEC, VARIANT, true>(p, ptrs, chunk, in);
         if constexpr (CACHED > 0 && !kRowInShared) x[k] = bit_cast_vec<CachedChunk>(v);
         s += first_moment<T, VEC, VARIANT>(v);
-        if (fold_max && here) {
+        if (fold_max) {
           float pre[VEC];
           prenorm_chunk<T, VEC, VARIANT>(p, chunk, v, weight_of(k, chunk), pre);
           prenorm_max = fmaxf(prenorm_max, chunk_abs_max<VEC>(pre));
