@@ -299,7 +299,8 @@ class Timer:
             self._do_bench = do_bench
         self.method = ("triton.testing.do_bench(return_mode='median'), L2 flushed" if self._do_bench
                        else "CUDA events, one persistent 256 MB buffer zeroed before each call, implementations "
-                       "interleaved call by call behind a GPU spin (Timer.interleaved), median"
+                       "interleaved call by call, in a random order each iteration, behind a GPU spin "
+                       "(Timer.interleaved), median"
                        if device == "cuda" else "time.perf_counter median, no cache flush")
 
     def __call__(self, fn: Callable) -> float:
