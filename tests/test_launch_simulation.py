@@ -378,7 +378,10 @@ def test_dense_row_launches(target, layout, hidden, variant):
     (so do decode launches that split: TargetInfo::decode_split 1 for every
     variant, 2, the default, for the quantising ones), and the dense launch
     holds each row in the same lanes and chunks as a launch of few rows (same
-    reduction order: results do not depend on the batch)."""
+    reduction order: results do not depend on the batch). Dense-row RMSNorm
+    launches, plain and fused add, go out as a CompactLaunch
+    (compact_params.h), and the walk runs on what the kernel expands from
+    it, so the counts below check the compact block too."""
     warp, sms, threads = TARGETS[target]
     add, quant, layer = DENSE_VARIANTS[variant]
 
@@ -409,6 +412,7 @@ def test_dense_row_launches(target, layout, hidden, variant):
     cached = many["chunks"] > 0 and many["vec"] * 2 == 16  # bf16: 16-byte vectors
     expect_dense = layout in DENSE_ROW_LAYOUTS and cached and many["lanes"] <= 512
     assert many["dense_rows"] == int(expect_dense)
+    assert many["compact_params"] == int(expect_dense and not quant and not layer)
     if expect_dense:
         # A block is the row's lanes (64..512), or 256 threads of rows of
         # fewer lanes (TargetInfo::dense_packed_threads), one row per sub-group.
@@ -429,6 +433,7 @@ def test_dense_row_launches(target, layout, hidden, variant):
         assert few["split"] == 1 or splits, decode_split
         if few["dense_rows"]:
             assert few["prefetch_weights"] == 1
+        assert few["compact_params"] == int(few["dense_rows"] == 1 and not quant and not layer)
         # Same lanes and chunks per row (a split launch spreads the same
         # chunks), where one row has the vector width of many (a lone row of
         # an odd-pitch view is aligned; layouts alone decide that, not

@@ -71,6 +71,22 @@ std::string check_shape(const LaunchConfig& c, const TargetInfo& t, int64_t elem
   return v;
 }
 
+// The launch's NormParams after a trip through the compact block.
+NormParams compact_round_trip(const NormParams& p, const LaunchConfig& c) {
+  return expanded_params(compact_launch(p, c), p.dtype, p.variant, c.vec);
+}
+
+// The LaunchConfig fields the dense-row kernel reads that the compact block
+// would not reproduce ("" when it reproduces them all).
+std::string compact_config_mismatch(const LaunchConfig& c, const NormParams& p) {
+  const LaunchConfig e = expanded_config(compact_launch(p, c), c.vec, c.chunks, c.threads, c.grid);
+  const bool same = e.lanes == c.lanes && e.lanes_shift == c.lanes_shift && e.rows_per_block == c.rows_per_block &&
+                    e.chunks_per_row == c.chunks_per_row && e.prefetch_weights == c.prefetch_weights &&
+                    e.split == c.split && e.row_batch == c.row_batch && e.stage_rows == c.stage_rows &&
+                    e.group_lanes == c.group_lanes && e.dense_rows == c.dense_rows;
+  return same ? "" : "the compact parameter block does not reproduce the launch config; ";
+}
+
 }  // namespace
 
 SimulationResult simulate_launch(const NormCall& call, const TargetInfo& target,
@@ -97,13 +113,18 @@ SimulationResult simulate_launch(const NormCall& call, const TargetInfo& target,
   if (pc.empty) return r;
   TORCH_CHECK_VALUE(!pc.gathered, aiter::message("simulate_launch: views must be zero-copy"));
 
-  const NormParams& p = pc.params;
-  LaunchConfig c = choose_launch(target, p);
-  if (blocks_per_sm > 0) set_grid(&c, p.rows, target.sm_count, blocks_per_sm);
-  settle_staging(&c, p.rows, p.variant);
+  LaunchConfig c = choose_launch(target, pc.params);
+  if (blocks_per_sm > 0) set_grid(&c, pc.params.rows, target.sm_count, blocks_per_sm);
+  settle_staging(&c, pc.params.rows, pc.params.variant);
   r.config = c;
+  // Launches the GPU launcher sends as a CompactLaunch (launch_cached) are
+  // walked through what the kernel expands from it, so the simulation checks
+  // that the compact block loses nothing the kernel reads.
+  r.compact_params = variant_takes_compact(with_dense_rows(pc.params.variant)) && compact_launch_fits(pc.params, c);
+  const NormParams p = r.compact_params ? compact_round_trip(pc.params, c) : pc.params;
   const int64_t elem = dtype_size(p.dtype);
   r.shape_violations = check_shape(c, target, elem, p.variant, p.rows);
+  if (r.compact_params) r.shape_violations += compact_config_mismatch(c, pc.params);
   if (const char* why = unsupported_launch(c, target)) r.shape_violations += why;
   Recorder rec{c, elem, &r};
   // Passes over a streamed row after the prologue (the kernel's re-reads).

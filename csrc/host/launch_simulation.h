@@ -9,6 +9,7 @@
 
 #include <string>
 
+#include "../include/compact_params.h"
 #include "../include/launch_config.h"
 #include "norm_launcher.h"
 
@@ -25,6 +26,7 @@ struct SimulationResult {
   int64_t misaligned_vectors = 0;  // vector accesses not aligned to their width
   int64_t outside_span = 0;        // accesses past a view's last element
   std::string shape_violations;    // launch-shape rules the target breaks
+  bool compact_params = false;     // walked through the CompactLaunch round trip
 };
 
 // `blocks_per_sm` stands for the kernel's occupancy (which sets the grid);

@@ -9,6 +9,7 @@
 // last dim has stride 1 is read in place.
 #pragma once
 #include "compat.h"
+#include "compact_params.h"
 #include "launch_config.h"
 #include "norm_math.h"
 #include "quant_convert.h"
@@ -603,9 +604,10 @@ __device__ __forceinline__ void short_rows_batched(const NormParams& p, const La
   }
 }
 
+// The kernel body: every variant, layout and launch shape (the entries below
+// differ only in how they receive the launch).
 template <typename T, int VEC, int CACHED, NormVariant VARIANT>
-__global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VARIANT))
-    norm_rows_kernel(const LaunchConfig c, const NormParams p) {
+__device__ __forceinline__ void norm_rows(const LaunchConfig& c, const NormParams& p) {
   constexpr bool kLayer = variant_centers(VARIANT);
   constexpr bool kQuant = variant_quantizes(VARIANT);
   // Dense-row kernels (LaunchConfig::dense_rows): this block's row group
@@ -961,6 +963,26 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
   }
 }
 
+template <typename T, int VEC, int CACHED, NormVariant VARIANT>
+__global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VARIANT))
+    norm_rows_kernel(const LaunchConfig c, const NormParams p) {
+  norm_rows<T, VEC, CACHED, VARIANT>(c, p);
+}
+
+template <typename T>
+AITER_HD constexpr DType dtype_of() {
+  return sizeof(T) == 4 ? DType::kFloat32 : std::is_same<T, compat_bf16>::value ? DType::kBFloat16 : DType::kFloat16;
+}
+
+// Dense-row RMSNorm launches (variant_takes_compact): the same body, given
+// the launch in CompactLaunch's bytes (compact_params.h says why).
+template <typename T, int VEC, int CACHED, NormVariant VARIANT>
+__global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VARIANT))
+    norm_rows_compact_kernel(const CompactLaunch k) {
+  norm_rows<T, VEC, CACHED, VARIANT>(expanded_config(k, VEC, CACHED, static_cast<int>(blockDim.x), gridDim.x),
+                                     expanded_params(k, dtype_of<T>(), VARIANT, VEC));
+}
+
 // Resident blocks per SM of one kernel instantiation at a block size, with
 // or without its staging buffer (whose size follows from the two), asked
 // once per (instantiation, power-of-two block size, staging) and cached (one
@@ -1015,6 +1037,13 @@ int launch_cached(const NormParams& p, LaunchConfig c, int sm_count, compat_stre
       streamed.chunks = 0;
       streamed.stage_rows = 0;
       return launch_cached<T, VEC, 0, VARIANT>(p, streamed, sm_count, stream);
+    }
+    if constexpr (variant_takes_compact(VARIANT)) {
+      if (compact_launch_fits(p, c)) {
+        norm_rows_compact_kernel<T, VEC, CACHED, VARIANT>
+            <<<dim3(static_cast<unsigned>(c.grid)), dim3(c.threads), 0, stream>>>(compact_launch(p, c));
+        return 0;
+      }
     }
     norm_rows_kernel<T, VEC, CACHED, VARIANT>
         <<<dim3(static_cast<unsigned>(c.grid)), dim3(c.threads), static_cast<size_t>(shared), stream>>>(c, p);
