@@ -30,7 +30,7 @@ def _cuobjdump():
 
 
 def row_kernel_resources(tool, library):
-    """{mangled norm_rows_kernel name: {"REG": n, "STACK": n, "LOCAL": n, ...}}."""
+    """{mangled norm_rows_kernel / norm_rows_compact_kernel name: {"REG": n, "STACK": n, "LOCAL": n, ...}}."""
     text = subprocess.run([tool, "-res-usage", library], capture_output=True, text=True, check=True).stdout
     kernels, name = {}, None
     for line in text.splitlines():
@@ -39,7 +39,7 @@ def row_kernel_resources(tool, library):
             name = head.group(1)
             continue
         if name is not None and "REG:" in line:
-            if "norm_rows_kernel" in name:
+            if re.search(r"norm_rows_(compact_)?kernel", name):  # compact: CompactLaunch entries
                 kernels[name] = {k: int(v) for k, v in re.findall(r"([A-Z]+):(\d+)", line)}
             name = None
     return kernels

@@ -5,7 +5,9 @@ Reads the AMDGPU metadata note of each code object (`llvm-readelf --notes`,
 the YAML-ish "amdhsa.kernels" list), groups kernels by target, and fails
 (exit 1) unless, for every target:
   * every expected aiter::norm_rows_kernel<T, VEC, CACHED, VARIANT>
-    instantiation is present, and no unexpected one is;
+    instantiation is present, and no unexpected one is, and likewise for
+    aiter::norm_rows_compact_kernel (the dense-row RMSNorm kernels' entries
+    that take a CompactLaunch);
   * every kernel has .wavefront_size 64;
   * every kernel has .private_segment_fixed_size (scratch) 0 and
     .vgpr_spill_count 0, i.e. no spills to memory. Spilling kernels are
@@ -66,6 +68,10 @@ DENSE_ROWS = 0x100
 DENSE_BASES = (0, 1, 2, 3, 4, 5, 8)
 DENSE_VARIANTS = {_v | DENSE_ROWS: f"{_name}_dense" for _v, _name in VARIANTS.items() if _v & 0xF in DENSE_BASES}
 VARIANTS.update(DENSE_VARIANTS)
+# Dense-row RMSNorm, plain and fused add, also has an entry taking the
+# compact parameter block (csrc/include/compact_params.h,
+# variant_takes_compact): norm_rows_compact_kernel, same template arguments.
+COMPACT_VARIANTS = {0 | DENSE_ROWS, 1 | DENSE_ROWS}
 
 
 def read_launch_rules(path=LAUNCH_CONFIG):
@@ -122,7 +128,9 @@ def expected_kernels():
                     continue
                 for cached in CACHED_CHUNKS:
                     if cached * vec * size <= MAX_CACHED_BYTES[variant] and not (dense and cached == 0):
-                        out.add((ctype, vec, cached, variant))
+                        out.add((ctype, vec, cached, variant, ""))
+                        if variant in COMPACT_VARIANTS:
+                            out.add((ctype, vec, cached, variant, COMPACT))
     return out
 
 
@@ -183,8 +191,9 @@ def demangle(names, cxxfilt):
 
 # void aiter::norm_rows_kernel<float, 4, 0, (aiter::NormVariant)0>(aiter::NormParams, ...)
 NORM_KERNEL = re.compile(
-    r"aiter::norm_rows_kernel<(?P<t>[\w:]+), (?P<vec>\d+), (?P<cached>\d+), "
+    r"aiter::norm_rows_(?P<compact>compact_)?kernel<(?P<t>[\w:]+), (?P<vec>\d+), (?P<cached>\d+), "
     r"\(aiter::NormVariant\)(?P<variant>\d+)>\(")
+COMPACT = "compact"
 
 
 # The one other kernel family the sources define: the encoders behind
@@ -197,18 +206,20 @@ def kernel_key(demangled):
     if not m:
         return None
     t = m.group("t").split("::")[-1]
-    return (t, int(m.group("vec")), int(m.group("cached")), int(m.group("variant")))
+    entry = COMPACT if m.group("compact") else ""
+    return (t, int(m.group("vec")), int(m.group("cached")), int(m.group("variant")), entry)
 
 
 def short_name(key):
-    t, vec, cached, variant = key
-    return f"{DTYPES.get(t, (t,))[0]} vec{vec} cached{cached} {VARIANTS.get(variant, variant)}"
+    t, vec, cached, variant, entry = key
+    suffix = f" ({entry})" if entry else ""
+    return f"{DTYPES.get(t, (t,))[0]} vec{vec} cached{cached} {VARIANTS.get(variant, variant)}{suffix}"
 
 
 def sort_key(key):
-    t, vec, cached, variant = key
+    t, vec, cached, variant, entry = key
     order = list(DTYPES)
-    return (order.index(t) if t in order else len(order), variant, -vec, cached)
+    return (order.index(t) if t in order else len(order), variant, -vec, cached, entry)
 
 
 def as_int(kernel, field):
@@ -294,7 +305,7 @@ def main(argv=None):
             ws = min(wv, waves_from_sgprs(sgpr)) if vgpr is not None and sgpr is not None else "?"
             rows.append((key or (label,), (label, vgpr, agpr, sgpr, sspill, vspill,
                                           as_int(k, "group_segment_fixed_size"), scratch, wv, ws)))
-        rows.sort(key=lambda r: sort_key(r[0]) if len(r[0]) == 4 else (99, 0, 0, 0))
+        rows.sort(key=lambda r: sort_key(r[0]) if len(r[0]) == 5 else (99, 0, 0, 0, ""))
         print_table(arch, [r for _, r in rows])
         for q in sorted(set(FORMATS) - encoders):
             failures.append(f"{arch}: missing kernel: encode_kernel for {FORMATS[q]}")
