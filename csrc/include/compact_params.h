@@ -2,12 +2,16 @@
 // the same launch as LaunchConfig + NormParams, in a sixth of the bytes.
 //
 // Why: a kernel's parameter block costs GPU time once it outgrows about 200
-// bytes. On the H100 (bf16, hidden 128, C++ harness, L2 flushed before each
-// call, CUDA events, 600 calls) one minimal RMSNorm kernel, padded to each
-// size, ran at 3.81 us for 1 token (32 rows) and 10.46 us for 1024 with
-// 96-216 bytes of parameters, 4.13 / 10.72 us with 256, and 4.58 /
-// 11.14-11.20 us with 512 bytes to 4 KB. LaunchConfig + NormParams is 928
-// bytes (eight RowLayouts). The dense-row RMSNorm kernels, which serve every
+// bytes. On the H100 (bf16, hidden 128, C++ harness, a 256 MB memset before
+// each call, CUDA events, 600 calls) one minimal RMSNorm kernel, padded to
+// each size, ran at 3.81 us for 1 token (32 rows) and 10.46 us for 1024
+// with 88-192 bytes of parameters, 4.13 / 10.72 us with 256, and 4.1-4.6 /
+// 11.1-11.2 us with 512 bytes to 4 KB; the library's launches of Q rows
+// went from 4.86-5.06 to 4.26 us (T = 1) and 11.39 to 10.78 us (T = 1024)
+// with this block. Behind a kernel instead of a memset (the benchmark times
+// each call after a fill kernel) the gain is within run-to-run drift: the
+// GPU prepares the launch while that kernel runs. LaunchConfig + NormParams
+// is 928 bytes (eight RowLayouts). The dense-row RMSNorm kernels, which serve every
 // 2D and Q/K-slice call of rms_norm and the fused add, take this block and
 // expand it back into the two structs in registers: the fields they never
 // read are constants there, and the kernel body is the one every other

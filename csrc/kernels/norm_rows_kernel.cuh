@@ -970,7 +970,7 @@ __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VA
 }
 
 template <typename T>
-AITER_HD constexpr DType dtype_of() {
+AITER_HD constexpr DType kernel_dtype() {
   return sizeof(T) == 4 ? DType::kFloat32 : std::is_same<T, compat_bf16>::value ? DType::kBFloat16 : DType::kFloat16;
 }
 
@@ -980,7 +980,7 @@ template <typename T, int VEC, int CACHED, NormVariant VARIANT>
 __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VARIANT))
     norm_rows_compact_kernel(const CompactLaunch k) {
   norm_rows<T, VEC, CACHED, VARIANT>(expanded_config(k, VEC, CACHED, static_cast<int>(blockDim.x), gridDim.x),
-                                     expanded_params(k, dtype_of<T>(), VARIANT, VEC));
+                                     expanded_params(k, kernel_dtype<T>(), VARIANT, VEC));
 }
 
 // Resident blocks per SM of one kernel instantiation at a block size, with
