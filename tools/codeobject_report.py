@@ -39,6 +39,8 @@ import sys
 #           once per output format in bits 4-5 (norm_params.h NormVariant)
 # kMaxCachedChunks, kVectorBytes and max_cached_bytes are read from
 # csrc/include/launch_config.h, so the expected set follows the sources.
+# The dense-row RMSNorm variants (plain, fused add) also instantiate
+# norm_rows_compact_kernel with the same arguments (COMPACT_VARIANTS below).
 LAUNCH_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "csrc", "include",
                              "launch_config.h")
 DTYPES = {"float": ("f32", 4), "__half": ("f16", 2), "__hip_bfloat16": ("bf16", 2)}

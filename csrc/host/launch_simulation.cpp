@@ -76,15 +76,26 @@ NormParams compact_round_trip(const NormParams& p, const LaunchConfig& c) {
   return expanded_params(compact_launch(p, c), p.dtype, p.variant, c.vec);
 }
 
-// The LaunchConfig fields the dense-row kernel reads that the compact block
-// would not reproduce ("" when it reproduces them all).
-std::string compact_config_mismatch(const LaunchConfig& c, const NormParams& p) {
-  const LaunchConfig e = expanded_config(compact_launch(p, c), c.vec, c.chunks, c.threads, c.grid);
-  const bool same = e.lanes == c.lanes && e.lanes_shift == c.lanes_shift && e.rows_per_block == c.rows_per_block &&
-                    e.chunks_per_row == c.chunks_per_row && e.prefetch_weights == c.prefetch_weights &&
-                    e.split == c.split && e.row_batch == c.row_batch && e.stage_rows == c.stage_rows &&
-                    e.group_lanes == c.group_lanes && e.dense_rows == c.dense_rows;
-  return same ? "" : "the compact parameter block does not reproduce the launch config; ";
+// What the compact block fails to reproduce of the fields the dense-row
+// RMSNorm kernel reads ("" when nothing): the launch fields it carries, and
+// the pointers and scalars (the element counts check the row layouts).
+std::string compact_mismatch(const LaunchConfig& c, const NormParams& p) {
+  const CompactLaunch k = compact_launch(p, c);
+  const LaunchConfig e = expanded_config(k, c.vec, c.chunks, c.threads, c.grid);
+  const NormParams q = expanded_params(k, p.dtype, with_dense_rows(p.variant), c.vec);
+  const bool config = e.lanes == c.lanes && e.lanes_shift == c.lanes_shift && e.rows_per_block == c.rows_per_block &&
+                      e.chunks_per_row == c.chunks_per_row && e.prefetch_weights == c.prefetch_weights &&
+                      e.split == c.split && e.row_batch == c.row_batch && e.stage_rows == c.stage_rows &&
+                      e.group_lanes == c.group_lanes && e.dense_rows == c.dense_rows;
+  bool params = q.input == p.input && q.out == p.out && q.weight == p.weight && q.weight_stride == p.weight_stride &&
+                q.rows == p.rows && q.hidden == p.hidden && q.inv_hidden == p.inv_hidden && q.epsilon == p.epsilon &&
+                (q.gemma != 0) == (p.gemma != 0) && (q.model_sensitive != 0) == (p.model_sensitive != 0) &&
+                q.variant == p.variant && q.split_row == p.split_row;
+  if (variant_adds(p.variant)) params = params && q.residual_in == p.residual_in && q.residual_out == p.residual_out;
+  std::string v;
+  if (!config) v += "the compact parameter block does not reproduce the launch config; ";
+  if (!params) v += "the compact parameter block does not reproduce the pointers or scalars; ";
+  return v;
 }
 
 }  // namespace
@@ -124,7 +135,7 @@ SimulationResult simulate_launch(const NormCall& call, const TargetInfo& target,
   const NormParams p = r.compact_params ? compact_round_trip(pc.params, c) : pc.params;
   const int64_t elem = dtype_size(p.dtype);
   r.shape_violations = check_shape(c, target, elem, p.variant, p.rows);
-  if (r.compact_params) r.shape_violations += compact_config_mismatch(c, pc.params);
+  if (r.compact_params) r.shape_violations += compact_mismatch(c, pc.params);
   if (const char* why = unsupported_launch(c, target)) r.shape_violations += why;
   Recorder rec{c, elem, &r};
   // Passes over a streamed row after the prologue (the kernel's re-reads).

@@ -1,5 +1,5 @@
 // The parameter block of dense-row RMSNorm launches (plain and fused add):
-// the same launch as LaunchConfig + NormParams, in a sixth of the bytes.
+// the same launch as LaunchConfig + NormParams, in under a fifth of the bytes.
 //
 // Why: a kernel's parameter block costs GPU time once it outgrows about 200
 // bytes. On the H100 (bf16, hidden 128, C++ harness, a 256 MB memset before
@@ -11,11 +11,12 @@
 // with this block. Behind a kernel instead of a memset (the benchmark times
 // each call after a fill kernel) the gain is within run-to-run drift: the
 // GPU prepares the launch while that kernel runs. LaunchConfig + NormParams
-// is 928 bytes (eight RowLayouts). The dense-row RMSNorm kernels, which serve every
-// 2D and Q/K-slice call of rms_norm and the fused add, take this block and
-// expand it back into the two structs in registers: the fields they never
-// read are constants there, and the kernel body is the one every other
-// launch runs.
+// is 928 bytes (eight RowLayouts). The dense-row RMSNorm kernels (2D and
+// Q/K-slice calls of rms_norm and the fused add whose rows are 16-byte
+// vectors in at most 512 lanes: hidden up to 16384 in 16-bit types) take
+// this block and expand it back into the two structs in registers: the
+// fields they never read are constants there, and the kernel body is the
+// one every other launch runs.
 #pragma once
 #include <cstdint>
 
@@ -38,7 +39,7 @@ enum CompactRowTensor : int { kCompactInput = 0, kCompactOut, kCompactResidualIn
 struct CompactLaunch {
   const void* input;
   void* out;
-  const void* weight;        // contiguous (the 16-byte vectors dense rows need), or nullptr
+  const void* weight;        // contiguous: the 16-byte vectors dense rows need (RMSNorm has a weight)
   const void* residual_in;   // fused add only
   void* residual_out;        // fused add only
   CompactRows rows[kCompactTensors];
@@ -146,6 +147,8 @@ AITER_HD LaunchConfig expanded_config(const CompactLaunch& k, int vec, int chunk
   return c;
 }
 
+// `variant` may carry the dense-row bit (a kernel's template argument); the
+// NormParams field holds the variant without it, as the launcher sets it.
 AITER_HD NormParams expanded_params(const CompactLaunch& k, DType dtype, NormVariant variant, int vec) {
   NormParams p{};
   p.input = k.input;
@@ -159,7 +162,7 @@ AITER_HD NormParams expanded_params(const CompactLaunch& k, DType dtype, NormVar
   p.gemma = k.gemma;
   p.model_sensitive = k.model_sensitive;
   p.dtype = dtype;
-  p.variant = variant;
+  p.variant = static_cast<NormVariant>(static_cast<int>(variant) & ~static_cast<int>(with_dense_rows(NormVariant::kRms)));
   p.input_rows = expanded_rows(k.rows[kCompactInput], k.inner_shift[kCompactInput]);
   p.out_rows = expanded_rows(k.rows[kCompactOut], k.inner_shift[kCompactOut]);
   if (variant_adds(variant)) {
