@@ -71,18 +71,12 @@ std::string check_shape(const LaunchConfig& c, const TargetInfo& t, int64_t elem
   return v;
 }
 
-// The launch's NormParams after a trip through the compact block.
-NormParams compact_round_trip(const NormParams& p, const LaunchConfig& c) {
-  return expanded_params(compact_launch(p, c), p.dtype, p.variant, c.vec);
-}
-
-// What the compact block fails to reproduce of the fields the dense-row
-// RMSNorm kernel reads ("" when nothing): the launch fields it carries, and
-// the pointers and scalars (the element counts check the row layouts).
-std::string compact_mismatch(const LaunchConfig& c, const NormParams& p) {
-  const CompactLaunch k = compact_launch(p, c);
+// What the compact block `k` of launch (c, p), expanded as `q`, fails to
+// reproduce of the fields the dense-row RMSNorm kernel reads ("" when
+// nothing): the launch fields it carries, and the pointers and scalars (the
+// element counts check the row layouts).
+std::string compact_mismatch(const LaunchConfig& c, const NormParams& p, const CompactLaunch& k, const NormParams& q) {
   const LaunchConfig e = expanded_config(k, c.vec, c.chunks, c.threads, c.grid);
-  const NormParams q = expanded_params(k, p.dtype, with_dense_rows(p.variant), c.vec);
   const bool config = e.lanes == c.lanes && e.lanes_shift == c.lanes_shift && e.rows_per_block == c.rows_per_block &&
                       e.chunks_per_row == c.chunks_per_row && e.prefetch_weights == c.prefetch_weights &&
                       e.split == c.split && e.row_batch == c.row_batch && e.stage_rows == c.stage_rows &&
@@ -132,10 +126,11 @@ SimulationResult simulate_launch(const NormCall& call, const TargetInfo& target,
   // walked through what the kernel expands from it, so the simulation checks
   // that the compact block loses nothing the kernel reads.
   r.compact_params = variant_takes_compact(with_dense_rows(pc.params.variant)) && compact_launch_fits(pc.params, c);
-  const NormParams p = r.compact_params ? compact_round_trip(pc.params, c) : pc.params;
+  const CompactLaunch compact = r.compact_params ? compact_launch(pc.params, c) : CompactLaunch{};
+  const NormParams p = r.compact_params ? expanded_params(compact, pc.params.dtype, pc.params.variant, c.vec) : pc.params;
   const int64_t elem = dtype_size(p.dtype);
   r.shape_violations = check_shape(c, target, elem, p.variant, p.rows);
-  if (r.compact_params) r.shape_violations += compact_mismatch(c, pc.params);
+  if (r.compact_params) r.shape_violations += compact_mismatch(c, pc.params, compact, p);
   if (const char* why = unsupported_launch(c, target)) r.shape_violations += why;
   Recorder rec{c, elem, &r};
   // Passes over a streamed row after the prologue (the kernel's re-reads).

@@ -162,7 +162,7 @@ AITER_HD NormParams expanded_params(const CompactLaunch& k, DType dtype, NormVar
   p.gemma = k.gemma;
   p.model_sensitive = k.model_sensitive;
   p.dtype = dtype;
-  p.variant = static_cast<NormVariant>(static_cast<int>(variant) & ~static_cast<int>(with_dense_rows(NormVariant::kRms)));
+  p.variant = without_dense_rows(variant);
   p.input_rows = expanded_rows(k.rows[kCompactInput], k.inner_shift[kCompactInput]);
   p.out_rows = expanded_rows(k.rows[kCompactOut], k.inner_shift[kCompactOut]);
   if (variant_adds(variant)) {

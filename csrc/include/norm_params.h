@@ -103,6 +103,9 @@ AITER_HD constexpr NormVariant with_dense_rows(NormVariant v) {
   return static_cast<NormVariant>(static_cast<int>(v) | 0x100);
 }
 AITER_HD constexpr bool variant_dense_rows(NormVariant v) { return (static_cast<int>(v) & 0x100) != 0; }
+AITER_HD constexpr NormVariant without_dense_rows(NormVariant v) {
+  return static_cast<NormVariant>(static_cast<int>(v) & ~0x100);
+}
 AITER_HD constexpr NormVariant make_variant(bool add, bool quant, bool layer) {
   return static_cast<NormVariant>((add ? 1 : 0) | (quant ? 2 : 0) | (layer ? 4 : 0));
 }
