@@ -388,7 +388,8 @@ inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p)
     // Measured with an L1 weight prefetch on every launch of one wave, the
     // dense kernel ran 1.2-2.6x slower (H100 bf16, T = 1024; h256 and h512
     // at T = 8192): only decode launches take it, and only kernels that do
-    // not load the weights with the row (the fused add, LayerNorm).
+    // not load the weights with the row (LayerNorm, the group-scale
+    // quantising fused add).
     if (!target.dense_prefetch) c.prefetch_weights = 0;
     set_grid(&c, p.rows, target.sm_count, target.max_threads_per_sm / c.threads);
     return c;

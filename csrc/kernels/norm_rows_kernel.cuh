@@ -669,15 +669,18 @@ __device__ __forceinline__ void norm_rows(const LaunchConfig& c, const NormParam
   // thread) keep their weights in registers, reloaded when a two-job launch
   // moves the thread to the other job; long rows re-read them (cache hits) to
   // leave the registers to the row itself.
-  // Dense-row kernels without the fused add hoist them too, so their loads
-  // go out with the row's instead of a second memory round trip after the
-  // reduction (H100 bf16, same run: hidden 2048-16384 at T = 1024 and 2048
-  // 3-11% faster, hidden 16384 decode 12-18%, T = 8192 equal or up to 1%).
-  // The fused add's kernels took 82 registers that way and ran 6-11% slower
-  // at T = 1024 and 2048, and keep re-reading them. RMSNorm-quant's first
-  // pass needs them for the folded max as well.
+  // Dense-row kernels hoist them too, so their loads go out with the row's
+  // instead of a second memory round trip after the reduction (H100 bf16,
+  // same run: hidden 2048-16384 at T = 1024 and 2048 3-11% faster, hidden
+  // 16384 decode 12-18%, T = 8192 equal or up to 1%). The plain fused add
+  // does since its rows are held as 16-byte words (64 registers; C++
+  // harness, bf16 hidden 2048-16384 and the Q slice: 6-10% faster at T = 128,
+  // up to 3% at T = 8-32, T >= 1024 within 1%); as Vec it took 82 and ran
+  // 6-11% slower at T = 1024 and 2048. The quantising fused add hoists
+  // them only where its first pass folds the max (RMSNorm-quant's first pass
+  // needs them for that), LayerNorm never.
   constexpr bool kHoistWeight =
-      CACHED > 0 && ((CACHED <= 2 && !kDense) || (kDense && !variant_adds(VARIANT) && !kLayer) ||
+      CACHED > 0 && ((CACHED <= 2 && !kDense) || (kDense && !kLayer && (!variant_adds(VARIANT) || !kQuant)) ||
                      (kDense && kFoldableMax));
   // Dense-row kernels hold the row (and hoisted weights) as the loaded
   // 16-byte words: as Vec<T, VEC> the compiler kept one register per 16-bit
