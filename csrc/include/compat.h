@@ -171,6 +171,19 @@ __device__ __forceinline__ void compat_prefetch(const void* p) {
 #endif
 }
 
+// Makes a pointer opaque to the compiler where it was computed, so it stays
+// in a register: under a tight register bound nvcc otherwise recomputes a
+// dense row's pointer (a two-dim row offset: a multiply-high division and
+// four multiplies) at every use. Not measured on gfx9: a no-op there.
+template <typename P>
+__device__ __forceinline__ void compat_pin(P*& p) {
+#if defined(AITER_CUDA)
+  asm volatile("" : "+l"(p));
+#else
+  (void)p;
+#endif
+}
+
 // Asynchronous 16-byte copies from global to shared memory (sm_80 and
 // later): a block stages its next row group there while it works on the
 // current one, with no register held for the data in flight. Other targets
