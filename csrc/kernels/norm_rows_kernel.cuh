@@ -716,8 +716,9 @@ __device__ __forceinline__ void norm_rows(const LaunchConfig& c, const NormParam
     // they store through in registers: nvcc recomputed them at every store,
     // ~20 instructions a chunk, which a decode launch's warps (one per
     // scheduler) issue back to back. C++ harness, H100 bf16, hidden
-    // 2048-16384, same run: 1.5-4.5% faster at T = 1-128, T >= 1024 within
-    // 1.3%; the Q slice's fused add (one vector per thread) 0-1.5% slower.
+    // 2048-16384, plain and fused add, same run: at T = 1-128 a median 2.3%
+    // faster (up to 4.4%; 30 of 32 cells faster), T >= 1024 within 1.3%; the
+    // Q slice's fused add (one vector per thread) 0-1.5% slower.
     // Pinning the input pointers too cost the fused add 8% at hidden 2048,
     // T = 1024.
     if constexpr (variant_takes_compact(VARIANT)) {
