@@ -717,11 +717,12 @@ __device__ __forceinline__ void norm_rows(const LaunchConfig& c, const NormParam
     // ~20 instructions a chunk, which a decode launch's warps (one per
     // scheduler) issue back to back. C++ harness, H100 bf16, hidden
     // 2048-16384, plain and fused add, same run: at T = 1-128 a median 2.3%
-    // faster (up to 4.4%; 30 of 32 cells faster), T >= 1024 within 1.3%; the
-    // Q slice's fused add (one vector per thread) 0-1.5% slower.
-    // Pinning the input pointers too cost the fused add 8% at hidden 2048,
-    // T = 1024.
-    if constexpr (variant_takes_compact(VARIANT)) {
+    // faster (up to 4.4%; 30 of 32 cells faster), T >= 1024 within 1.3%.
+    // The one-vector fused add (the Q slice's) is left as it was: pinned, it
+    // ran 0-1.5% slower in the harness and 1-2% in the benchmark (bf16 and
+    // fp16, T = 1-32768). Pinning the input pointers too cost the fused add
+    // 8% at hidden 2048, T = 1024.
+    if constexpr (variant_takes_compact(VARIANT) && !(variant_adds(VARIANT) && CACHED == 1)) {
       compat_pin(ptrs.out);
       if constexpr (variant_adds(VARIANT)) compat_pin(ptrs.residual_out);
     }
