@@ -674,9 +674,10 @@ __device__ __forceinline__ void norm_rows(const LaunchConfig& c, const NormParam
   // same run: hidden 2048-16384 at T = 1024 and 2048 3-11% faster, hidden
   // 16384 decode 12-18%, T = 8192 equal or up to 1%). The plain fused add
   // does since its rows are held as 16-byte words (64 registers; C++
-  // harness, bf16 hidden 2048-16384 and the Q slice: 6-10% faster at T = 128,
-  // up to 3% at T = 8-32, T >= 1024 within 1%); as Vec it took 82 and ran
-  // 6-11% slower at T = 1024 and 2048. The quantising fused add hoists
+  // harness, bf16 hidden 2048-16384: 6-10% faster at T = 128, up to 3% at
+  // T = 8-32, T >= 1024 within 1.1%; the Q slice 3-4% faster at T = 1-8,
+  // within 1% elsewhere); as Vec it took 82 and ran 6-11% slower at
+  // T = 1024 and 2048. The quantising fused add hoists
   // them only where its first pass folds the max (RMSNorm-quant's first pass
   // needs them for that), LayerNorm never.
   constexpr bool kHoistWeight =
