@@ -677,9 +677,9 @@ __device__ __forceinline__ void norm_rows(const LaunchConfig& c, const NormParam
   // harness, bf16 hidden 2048-16384: 6-10% faster at T = 128, up to 3% at
   // T = 8-32, T >= 1024 within 1.1%; the Q slice 3-4% faster at T = 1-8,
   // within 1% elsewhere); as Vec it took 82 and ran 6-11% slower at
-  // T = 1024 and 2048. The quantising fused add hoists
-  // them only where its first pass folds the max (RMSNorm-quant's first pass
-  // needs them for that), LayerNorm never.
+  // T = 1024 and 2048. The quantising fused add hoists them only where its
+  // first pass folds the max (RMSNorm-quant's first pass needs them for
+  // that), LayerNorm never.
   constexpr bool kHoistWeight =
       CACHED > 0 && ((CACHED <= 2 && !kDense) || (kDense && !kLayer && (!variant_adds(VARIANT) || !kQuant)) ||
                      (kDense && kFoldableMax));
