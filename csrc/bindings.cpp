@@ -144,6 +144,7 @@ py::dict simulate_launch_py(const at::Tensor& out, const at::Tensor& input, cons
   config["prefetch_weights"] = r.config.prefetch_weights;
   config["stage_rows"] = r.config.stage_rows;
   config["dense_rows"] = r.config.dense_rows;
+  config["slice_shift"] = r.config.slice_shift;
   config["compact_params"] = r.compact_params ? 1 : 0;
   py::dict d;
   d["config"] = config;

@@ -49,6 +49,12 @@ def assert_clean(sim):
     assert sim["outside_span"] == 0
 
 
+def slices(sim):
+    """Blocks per row group of a sliced decode launch (LaunchConfig::slice_shift):
+    each reads the whole row, so inputs are read that many times; outputs once."""
+    return 1 << sim["config"]["slice_shift"]
+
+
 @pytest.mark.parametrize("blocks_per_sm", [0, 1], ids=["occupancy", "one_block_per_sm"])
 @pytest.mark.parametrize("n", ROWS)
 @pytest.mark.parametrize("hidden", HIDDEN)
@@ -62,7 +68,7 @@ def test_plain_norm_touches_each_element_once(target, layout, hidden, n, blocks_
     sim = simulate(target, out, x, torch.zeros(hidden, dtype=x.dtype), blocks_per_sm=blocks_per_sm)
     assert_clean(sim)
     passes = 2 if sim["config"]["chunks"] == 0 else 1  # streamed rows are read twice
-    assert torch.equal(sim["input"]["reads"], expected_counts(x) * passes)
+    assert torch.equal(sim["input"]["reads"], expected_counts(x) * passes * slices(sim))
     assert not sim["input"]["writes"].any()
     assert torch.equal(sim["out"]["writes"], expected_counts(out))
     assert not sim["out"]["reads"].any()
@@ -81,8 +87,8 @@ def test_fused_add_touches_each_element_once(target, layout, hidden, n):
     sim = simulate(target, out, x, torch.zeros(hidden, dtype=x.dtype), r, r_out)
     assert_clean(sim)
     streamed = sim["config"]["chunks"] == 0
-    assert torch.equal(sim["input"]["reads"], expected_counts(x))
-    assert torch.equal(sim["residual_in"]["reads"], expected_counts(r))
+    assert torch.equal(sim["input"]["reads"], expected_counts(x) * slices(sim))
+    assert torch.equal(sim["residual_in"]["reads"], expected_counts(r) * slices(sim))
     assert torch.equal(sim["residual_out"]["writes"], expected_counts(r_out))
     assert torch.equal(sim["residual_out"]["reads"], expected_counts(r_out) * int(streamed))
     assert torch.equal(sim["out"]["writes"], expected_counts(out))
@@ -111,6 +117,47 @@ def test_seed_case_launch(target, residual):
     warp = TARGETS[target][0]
     cfg = sim["config"]
     assert cfg["vec"] == 8 and cfg["lanes"] <= warp and warp % cfg["lanes"] == 0
+
+
+@pytest.mark.parametrize("residual", [False, True], ids=["plain", "fused_add"])
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_decode_launches_spread_over_more_sms(target, residual):
+    """Decode launches of dense rows (no more row groups than SMs) spread
+    over more SMs: four vectors per thread run four blocks per row, each
+    storing one slot (and reading the whole row, so its sum is the lone
+    block's); packed rows (the Q slice) take 64-thread blocks. Many-row
+    launches keep one block per row group. Every output element is written
+    once either way."""
+    warp, sms, _ = TARGETS[target]
+
+    def run(x):
+        out = torch.zeros_like(x)
+        w = torch.zeros(x.shape[-1], dtype=x.dtype)
+        r = r_out = None
+        if residual:
+            r, r_out = torch.zeros_like(x), torch.zeros_like(x)
+        sim = simulate(target, out, x, w, r, r_out)
+        assert_clean(sim)
+        assert torch.equal(sim["out"]["writes"], expected_counts(out))
+        if residual:
+            assert torch.equal(sim["residual_out"]["writes"], expected_counts(r_out))
+            assert torch.equal(sim["residual_in"]["reads"], expected_counts(r) * slices(sim))
+        assert torch.equal(sim["input"]["reads"], expected_counts(x) * slices(sim))
+        return sim["config"]
+
+    hidden = 4 * 8 * 2 * warp  # bf16 rows of four 16-byte vectors per thread, 2 warps
+    decode = run(torch.zeros(3, hidden, dtype=torch.bfloat16))
+    assert decode["dense_rows"] == 1 and decode["chunks"] == 4
+    assert decode["slice_shift"] == 2 and decode["grid"] == 3 * 4
+    batch = run(torch.zeros(sms + 1, hidden, dtype=torch.bfloat16))
+    assert batch["slice_shift"] == 0 and batch["grid"] == sms + 1
+    # Q slice of a packed QKV buffer: rows of 16 lanes.
+    qkv = torch.zeros(1, 6144, dtype=torch.bfloat16)
+    one_token = run(qkv[:, :4096].view(1, 32, 128))
+    assert one_token["lanes"] == 16 and one_token["threads"] == 64 and one_token["grid"] == 32 * 16 // 64
+    qkv = torch.zeros(sms, 6144, dtype=torch.bfloat16)
+    many = run(qkv[:, :4096].view(sms, 32, 128))
+    assert many["threads"] == 256 and many["slice_shift"] == 0
 
 
 def test_wave64_and_warp32_shapes_differ_where_the_warp_matters():
@@ -320,7 +367,7 @@ def test_staged_launches_touch_each_element_once(layout, hidden):
                                  sm_count=2, max_threads_per_sm=2048, blocks_per_sm=blocks_per_sm, yscale=yscale,
                                  async_copy=async_copy, dense_rows=dense_rows)
         assert_clean(sim)
-        assert torch.equal(sim["input"]["reads"], expected_counts(x))
+        assert torch.equal(sim["input"]["reads"], expected_counts(x) * slices(sim))
         assert torch.equal(sim["out"]["writes"], expected_counts(out))
         return sim["config"]
 
@@ -401,9 +448,9 @@ def test_dense_row_launches(target, layout, hidden, variant):
         if quant:
             assert torch.equal(sim["yscale"]["writes"], expected_counts(yscale))
         if sim["config"]["chunks"] > 0:  # streamed rows re-read (test_plain_norm_touches_each_element_once)
-            assert torch.equal(sim["input"]["reads"], expected_counts(x))
+            assert torch.equal(sim["input"]["reads"], expected_counts(x) * slices(sim))
         if add:
-            assert torch.equal(sim["residual_in"]["reads"], expected_counts(r))
+            assert torch.equal(sim["residual_in"]["reads"], expected_counts(r) * slices(sim))
             assert torch.equal(sim["residual_out"]["writes"], expected_counts(r_out))
         return sim["config"], x.numel() // hidden
 
@@ -415,8 +462,12 @@ def test_dense_row_launches(target, layout, hidden, variant):
     assert many["compact_params"] == int(expect_dense and not quant and not layer)
     if expect_dense:
         # A block is the row's lanes (64..512), or 256 threads of rows of
-        # fewer lanes (TargetInfo::dense_packed_threads), one row per sub-group.
-        assert many["threads"] == (many["lanes"] if many["lanes"] >= 64 else 256)
+        # fewer lanes (TargetInfo::dense_packed_threads), one row per
+        # sub-group; 64 where those would be one block per SM at most
+        # (RMSNorm, plain and fused add: dense_row_threads).
+        lanes = many["lanes"]
+        packed_fits = lanes < 64 and not quant and not layer and -(-rows // (256 // lanes)) <= sms
+        assert many["threads"] == (lanes if lanes >= 64 else 64 if packed_fits else 256)
         assert many["rows_per_block"] == many["threads"] // many["lanes"]
         assert many["grid"] == -(-rows // many["rows_per_block"])
         assert many["stage_rows"] == 0 and many["split"] == 1 and many["row_batch"] == 1

@@ -65,9 +65,11 @@ std::string check_shape(const LaunchConfig& c, const TargetInfo& t, int64_t elem
     v += "more warps than the reduction scratch holds; ";
   if (c.chunks > 0 && c.chunks * c.lanes < c.chunks_per_row) v += "cache too small for the row; ";
   // Dense-row kernels take blockIdx.x's row group and nothing else.
-  if (c.dense_rows && (c.grid != ceil_div(rows, c.rows_per_block) || c.chunks == 0 || c.split != 1 || c.stage_rows ||
-                       rows > INT32_MAX))
-    v += "a dense-row launch needs cached rows, a block per row group and fewer than 2^31 rows; ";
+  if (c.dense_rows && (c.grid != ceil_div(rows, c.rows_per_block) << c.slice_shift || c.chunks == 0 || c.split != 1 ||
+                       c.stage_rows || rows > INT32_MAX))
+    v += "a dense-row launch needs cached rows, a block per row group (or slice) and fewer than 2^31 rows; ";
+  if (c.slice_shift != 0 && (!c.dense_rows || !variant_spreads_decode(variant) || (c.chunks >> c.slice_shift) < 1))
+    v += "only dense-row RMSNorm launches slice, at most one slice per chunk slot; ";
   return v;
 }
 
@@ -80,7 +82,7 @@ std::string compact_mismatch(const LaunchConfig& c, const NormParams& p, const C
   const bool config = e.lanes == c.lanes && e.lanes_shift == c.lanes_shift && e.rows_per_block == c.rows_per_block &&
                       e.chunks_per_row == c.chunks_per_row && e.prefetch_weights == c.prefetch_weights &&
                       e.split == c.split && e.row_batch == c.row_batch && e.stage_rows == c.stage_rows &&
-                      e.group_lanes == c.group_lanes && e.dense_rows == c.dense_rows;
+                      e.group_lanes == c.group_lanes && e.dense_rows == c.dense_rows && e.slice_shift == c.slice_shift;
   bool params = q.input == p.input && q.out == p.out && q.weight == p.weight && q.weight_stride == p.weight_stride &&
                 q.rows == p.rows && q.hidden == p.hidden && q.inv_hidden == p.inv_hidden && q.epsilon == p.epsilon &&
                 (q.gemma != 0) == (p.gemma != 0) && (q.model_sensitive != 0) == (p.model_sensitive != 0) &&
@@ -146,16 +148,20 @@ SimulationResult simulate_launch(const NormCall& call, const TargetInfo& target,
 
   // The kernel's loop nest (norm_rows_kernel), access by access.
   for (int64_t block = 0; block < c.grid; ++block) {
+    // A sliced launch's block: its row group, and the chunk slots it stores.
+    const int slice_mask = (1 << c.slice_shift) - 1;
+    const int slice = static_cast<int>(block) & slice_mask;
+    const int64_t first_group = block >> c.slice_shift;
     for (int t = 0; t < c.threads; ++t) {
       // Row groups block, block + grid, ... taken row_batch per pass
       // (short_rows_batched; one per pass otherwise).
-      for (int64_t pass = block; row_group_in_range(c, pass, p.rows); pass += c.grid * c.row_batch)
+      for (int64_t pass = first_group; row_group_in_range(c, pass, p.rows); pass += c.grid * c.row_batch)
       for (int b = 0; b < c.row_batch; ++b) {
         // A staging launch copies the next group's input while on this one
         // (stage_row_group), and reads a group's input from global memory
         // itself only for the block's first group (a kernel keeping its row
         // in shared memory copies that one too: the same elements, once).
-        const bool staged = c.stage_rows && pass != block;
+        const bool staged = c.stage_rows && pass != first_group;
         if (c.stage_rows && row_group_in_range(c, pass + c.grid, p.rows)) {
           const int64_t next = row_of(c, pass + c.grid, t);
           if (next < p.rows) {
@@ -175,11 +181,12 @@ SimulationResult simulate_launch(const NormCall& call, const TargetInfo& target,
         for (int64_t k = 0; k < chunk_slots(c); ++k) {
           const int64_t chunk = chunk_of(c, t, k);
           if (!chunk_in_row(c, chunk)) continue;
+          const bool stores = ((k ^ slice) & slice_mask) == 0;
           // Prologue: load_row_inputs (or the staged copy).
           if (!staged) rec.touch(in, in_rows, in_reads, jrow, chunk);
           if (add) {
             rec.touch(p.residual_in, p.residual_in_rows, r.residual_in.reads, row, chunk);
-            rec.touch(p.residual_out, p.residual_out_rows, r.residual_out.writes, row, chunk);
+            if (stores) rec.touch(p.residual_out, p.residual_out_rows, r.residual_out.writes, row, chunk);
           }
           // Streamed rows re-read in later passes (reload_row_chunk).
           for (int i = 0; i < rereads; ++i) {
@@ -189,6 +196,7 @@ SimulationResult simulate_launch(const NormCall& call, const TargetInfo& target,
               rec.touch(in, in_rows, in_reads, jrow, chunk);
           }
           // Epilogue: store_normed / store_quantized.
+          if (!stores) continue;
           if (job_b) {
             rec.touch(p.out_b, p.out_b_rows, r.out_b.writes, jrow, chunk);
           } else if (quant) {

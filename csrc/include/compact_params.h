@@ -54,6 +54,7 @@ struct CompactLaunch {
   uint8_t prefetch_weights;
   uint8_t gemma;
   uint8_t model_sensitive;
+  uint8_t slice_shift;
 };
 constexpr int kCompactParamsLimit = 192;  // bytes measured free of the cost above
 static_assert(sizeof(CompactLaunch) <= kCompactParamsLimit, "the compact block must stay small");
@@ -104,6 +105,7 @@ inline CompactLaunch compact_launch(const NormParams& p, const LaunchConfig& c) 
   k.prefetch_weights = static_cast<uint8_t>(c.prefetch_weights);
   k.gemma = static_cast<uint8_t>(p.gemma != 0);
   k.model_sensitive = static_cast<uint8_t>(p.model_sensitive != 0);
+  k.slice_shift = static_cast<uint8_t>(c.slice_shift);
   return k;
 }
 
@@ -144,6 +146,7 @@ AITER_HD LaunchConfig expanded_config(const CompactLaunch& k, int vec, int chunk
   c.prefetch_weights = k.prefetch_weights;
   c.stage_rows = 0;
   c.dense_rows = 1;
+  c.slice_shift = k.slice_shift;
   return c;
 }
 

@@ -319,7 +319,8 @@ __device__ __forceinline__ Vec<T, VEC> staged_row_chunk(uint4* stage, int buffer
 // fused add also stores them to residual_out (STORE; the first pass only).
 template <typename T, int VEC, NormVariant VARIANT, bool STORE>
 __device__ __forceinline__ Vec<T, VEC> combine_row_chunk(const NormParams& p, const RowPointers<T>& r,
-                                                         int64_t chunk, const RowInputs<T, VEC>& in) {
+                                                         int64_t chunk, const RowInputs<T, VEC>& in,
+                                                         bool stores_here = true) {
   Vec<T, VEC> x = in.input;
   const bool xb = variant_centers(VARIANT) && p.x_bias != nullptr;
   if (variant_adds(VARIANT) || xb) {
@@ -338,7 +339,9 @@ __device__ __forceinline__ Vec<T, VEC> combine_row_chunk(const NormParams& p, co
       for (int i = 0; i < VEC; ++i) f[i] += r[i];
     }
     x = floats_to_chunk<T, VEC, converts_by_word(VARIANT)>(f);
-    if constexpr (variant_adds(VARIANT) && STORE) store_vec<T, VEC>(r.residual_out, chunk * VEC, x);
+    if constexpr (variant_adds(VARIANT) && STORE) {
+      if (stores_here) store_vec<T, VEC>(r.residual_out, chunk * VEC, x);
+    }
   }
   return x;
 }
@@ -709,7 +712,15 @@ __device__ __forceinline__ void norm_rows(const LaunchConfig& c, const NormParam
     current_staged = true;
   }
 
-  for (int64_t group = blockIdx.x; row_group_in_range(c, group, p.rows); group += c.grid) {
+  // Sliced decode launches (LaunchConfig::slice_shift): this block's share
+  // of its row group's chunk slots, the ones it stores (and whose weights it
+  // loads); it still loads and reduces them all.
+  constexpr bool kSliced = kDense && variant_spreads_decode(VARIANT);
+  const int slice_mask = kSliced ? (1 << c.slice_shift) - 1 : 0;
+  const int slice = static_cast<int>(blockIdx.x) & slice_mask;
+  auto stores_slot = [&](int k) { return !kSliced || ((k ^ slice) & slice_mask) == 0; };
+  const int64_t first_group = kSliced ? static_cast<int64_t>(blockIdx.x >> c.slice_shift) : blockIdx.x;
+  for (int64_t group = first_group; row_group_in_range(c, group, p.rows); group += c.grid) {
     const int64_t row = row_of(c, group, t);
     const bool active = row < p.rows;
     RowPointers<T> ptrs = row_pointers<T, VARIANT>(p, active ? row : 0);
@@ -743,7 +754,7 @@ __device__ __forceinline__ void norm_rows(const LaunchConfig& c, const NormParam
 #pragma unroll
         for (int k = 0; k < CACHED; ++k) {
           const ChunkIndex chunk = chunk_at(k);
-          if (in_row(chunk))
+          if (in_row(chunk) && stores_slot(k))
             w[k] = bit_cast_vec<CachedChunk>(load_param<T, VEC, kLayer>(ptrs.weight, ptrs.weight_stride, chunk, 1.f));
         }
         hoisted_job = ptrs.job;
@@ -837,7 +848,7 @@ __device__ __forceinline__ void norm_rows(const LaunchConfig& c, const NormParam
         } else {
           in = load_row_inputs<T, VEC, VARIANT>(ptrs, chunk);
         }
-        const Vec<T, VEC> v = combine_row_chunk<T, VEC, VARIANT, true>(p, ptrs, chunk, in);
+        const Vec<T, VEC> v = combine_row_chunk<T, VEC, VARIANT, true>(p, ptrs, chunk, in, stores_slot(k));
         if constexpr (CACHED > 0 && !kRowInShared) x[k] = bit_cast_vec<CachedChunk>(v);
         s += first_moment<T, VEC, VARIANT>(v);
         if (fold_max) {
@@ -887,7 +898,7 @@ __device__ __forceinline__ void norm_rows(const LaunchConfig& c, const NormParam
 #pragma unroll kUnroll
         for (int64_t k = 0; k < slots; ++k) {
           const ChunkIndex chunk = chunk_at(k);
-          if (active && in_row(chunk)) {
+          if (active && in_row(chunk) && stores_slot(static_cast<int>(k))) {
             float y[VEC];
             normed_chunk<T, VEC, VARIANT>(p, chunk, AITER_ROW_CHUNK(k, chunk), weight_of(k, chunk), bias_of(k, chunk),
                                           mean, inv, y, decltype(plain)::value);
