@@ -123,11 +123,12 @@ SimulationResult simulate_launch(const NormCall& call, const TargetInfo& target,
   LaunchConfig c = choose_launch(target, pc.params);
   if (blocks_per_sm > 0) set_grid(&c, pc.params.rows, target.sm_count, blocks_per_sm);
   settle_staging(&c, pc.params.rows, pc.params.variant);
-  r.config = c;
   // Launches the GPU launcher sends as a CompactLaunch (launch_cached) are
   // walked through what the kernel expands from it, so the simulation checks
   // that the compact block loses nothing the kernel reads.
   r.compact_params = variant_takes_compact(with_dense_rows(pc.params.variant)) && compact_launch_fits(pc.params, c);
+  if (!r.compact_params) unslice(&c);  // as launch_cached sends it
+  r.config = c;
   const CompactLaunch compact = r.compact_params ? compact_launch(pc.params, c) : CompactLaunch{};
   const NormParams p = r.compact_params ? expanded_params(compact, pc.params.dtype, pc.params.variant, c.vec) : pc.params;
   const int64_t elem = dtype_size(p.dtype);

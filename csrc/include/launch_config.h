@@ -279,6 +279,13 @@ inline void set_grid(LaunchConfig* c, int64_t rows, int sm_count, int64_t blocks
   c->grid <<= c->slice_shift;  // sliced dense-row decode launches (else 0)
 }
 
+// A sliced launch (slice_shift) as one block per row group: launches that do
+// not go out as a CompactLaunch (the only kernel entry that slices rows).
+inline void unslice(LaunchConfig* c) {
+  c->grid >>= c->slice_shift;
+  c->slice_shift = 0;
+}
+
 // Staging needs a block to take more than one row group (but for rows kept
 // in shared memory): switched off once the grid is known (launchers and the
 // simulation call this after set_grid).

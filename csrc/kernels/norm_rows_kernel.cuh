@@ -609,7 +609,9 @@ __device__ __forceinline__ void short_rows_batched(const NormParams& p, const La
 
 // The kernel body: every variant, layout and launch shape (the entries below
 // differ only in how they receive the launch).
-template <typename T, int VEC, int CACHED, NormVariant VARIANT>
+// kCompact: launched as a CompactLaunch (norm_rows_compact_kernel), the
+// only entry whose launches slice rows (LaunchConfig::slice_shift).
+template <typename T, int VEC, int CACHED, NormVariant VARIANT, bool kCompact = false>
 __device__ __forceinline__ void norm_rows(const LaunchConfig& c, const NormParams& p) {
   constexpr bool kLayer = variant_centers(VARIANT);
   constexpr bool kQuant = variant_quantizes(VARIANT);
@@ -714,8 +716,11 @@ __device__ __forceinline__ void norm_rows(const LaunchConfig& c, const NormParam
 
   // Sliced decode launches (LaunchConfig::slice_shift): this block's share
   // of its row group's chunk slots, the ones it stores (and whose weights it
-  // loads); it still loads and reduces them all.
-  constexpr bool kSliced = kDense && variant_spreads_decode(VARIANT);
+  // loads); it still loads and reduces them all. Compact entries only: in
+  // the other entry of the fused add the slice arithmetic cost a stack frame
+  // at the 64-register bound (that entry reads its launch from memory).
+  // One-vector rows never slice (a slice is a chunk slot).
+  constexpr bool kSliced = kCompact && kDense && CACHED >= 2 && variant_spreads_decode(VARIANT);
   const int slice_mask = kSliced ? (1 << c.slice_shift) - 1 : 0;
   const int slice = static_cast<int>(blockIdx.x) & slice_mask;
   auto stores_slot = [&](int k) { return !kSliced || ((k ^ slice) & slice_mask) == 0; };
@@ -1008,8 +1013,8 @@ AITER_HD constexpr DType kernel_dtype() {
 template <typename T, int VEC, int CACHED, NormVariant VARIANT>
 __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VARIANT))
     norm_rows_compact_kernel(const CompactLaunch k) {
-  norm_rows<T, VEC, CACHED, VARIANT>(expanded_config(k, VEC, CACHED, static_cast<int>(blockDim.x), gridDim.x),
-                                     expanded_params(k, kernel_dtype<T>(), VARIANT, VEC));
+  norm_rows<T, VEC, CACHED, VARIANT, true>(expanded_config(k, VEC, CACHED, static_cast<int>(blockDim.x), gridDim.x),
+                                           expanded_params(k, kernel_dtype<T>(), VARIANT, VEC));
 }
 
 // Resident blocks per SM of one kernel instantiation at a block size, with
@@ -1074,6 +1079,7 @@ int launch_cached(const NormParams& p, LaunchConfig c, int sm_count, compat_stre
         return 0;
       }
     }
+    unslice(&c);  // only the compact entry slices rows
     norm_rows_kernel<T, VEC, CACHED, VARIANT>
         <<<dim3(static_cast<unsigned>(c.grid)), dim3(c.threads), static_cast<size_t>(shared), stream>>>(c, p);
     return 0;
