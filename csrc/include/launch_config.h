@@ -62,8 +62,12 @@ struct TargetInfo {
   // 6.5-7.1 against 5.8-6.3 us, dynamic int8 6.2-6.9 against 6.1-6.7 us.
   int decode_split = 2;
   // Most blocks a dense-row RMSNorm decode launch (plain or fused add, no
-  // more rows than SMs) gives each row group (LaunchConfig::slice_shift); 1:
-  // one block per row group.
+  // more row groups than SMs) gives each row group (LaunchConfig::slice_shift,
+  // at most one per chunk slot); 1: one block per row group. C++ harness,
+  // H100 bf16, each call after a 256 MB fill, same run, T = 1-32, 4 against
+  // 1: plain RMSNorm hidden 16384 6-8% faster, 8192 3-5%, 2048 / 4096 1-3%;
+  // the fused add hidden 16384 7-9%, 2048-8192 1-4%; 2 gave part of that.
+  // Bits equal to one block's (harness check and test_batch_invariance).
   int dense_decode_slices = 4;
 };
 
