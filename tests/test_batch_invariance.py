@@ -4,9 +4,10 @@ rows normalised alone (decode launches; where TargetInfo::decode_split
 applies, the quantising variants by default and every variant under
 AITER_LAUNCH_TUNE=decode_split=1, these spread long rows over more threads:
 LaunchConfig::split; dense-row RMSNorm decode launches of 2048 and 4096 run
-several blocks per row, each reducing the whole row: slice_shift). Covers every reduction the kernels run: the sum of
-squares, LayerNorm's mean and variance, the quant row max and group max, with
-and without the fused residual add."""
+several blocks per row, each reducing the whole row: slice_shift). Covers
+every reduction the kernels run: the sum of squares, LayerNorm's mean and
+variance, the quant row max and group max, with and without the fused
+residual add."""
 import os
 import subprocess
 import sys

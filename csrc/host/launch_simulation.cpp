@@ -150,9 +150,9 @@ SimulationResult simulate_launch(const NormCall& call, const TargetInfo& target,
   // The kernel's loop nest (norm_rows_kernel), access by access.
   for (int64_t block = 0; block < c.grid; ++block) {
     // A sliced launch's block: its row group, and the chunk slots it stores.
-    const int slice_mask = (1 << c.slice_shift) - 1;
-    const int slice = static_cast<int>(block) & slice_mask;
-    const int64_t first_group = block >> c.slice_shift;
+    const int64_t first_group = first_row_group(c, static_cast<uint32_t>(block));
+    const int mask = slice_mask(c);
+    const int slice = block_slice(static_cast<int>(block), mask);
     for (int t = 0; t < c.threads; ++t) {
       // Row groups block, block + grid, ... taken row_batch per pass
       // (short_rows_batched; one per pass otherwise).
@@ -182,7 +182,7 @@ SimulationResult simulate_launch(const NormCall& call, const TargetInfo& target,
         for (int64_t k = 0; k < chunk_slots(c); ++k) {
           const int64_t chunk = chunk_of(c, t, k);
           if (!chunk_in_row(c, chunk)) continue;
-          const bool stores = ((k ^ slice) & slice_mask) == 0;
+          const bool stores = slice_stores_slot(slice, mask, static_cast<int>(k));
           // Prologue: load_row_inputs (or the staged copy).
           if (!staged) rec.touch(in, in_rows, in_reads, jrow, chunk);
           if (add) {

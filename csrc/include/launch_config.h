@@ -321,8 +321,8 @@ inline bool dense_row_layout(const NormParams& p, int vec) {
 // threads, hidden 2048..16384 in bf16). Rows of fewer lanes share a block of
 // TargetInfo::dense_packed_threads (a row per lanes-wide sub-group of a
 // warp), so a block of a many-row launch is never a lone warp, which would
-// leave the launch bound by block scheduling. 1024-thread blocks ran 15-25% slower in the prototype
-// and keep the persistent kernel.
+// leave the launch bound by block scheduling. 1024-thread blocks ran 15-25%
+// slower in the prototype and keep the persistent kernel.
 constexpr int kDenseRowMinThreads = 64;
 constexpr int kDenseRowMaxThreads = 512;
 
@@ -335,7 +335,7 @@ constexpr int kDenseRowMaxThreads = 512;
 inline int dense_row_threads(const TargetInfo& target, const NormParams& p, int lanes) {
   if (lanes >= kDenseRowMinThreads) return lanes;
   const int packed = target.dense_packed_threads;
-  if (variant_spreads_decode(p.variant) && ceil_div(p.rows, packed / lanes) <= target.sm_count &&
+  if (variant_spreads_decode(p.variant) && packed >= lanes && ceil_div(p.rows, packed / lanes) <= target.sm_count &&
       kDenseRowMinThreads % target.warp_size == 0)
     return kDenseRowMinThreads;
   return packed;
@@ -499,6 +499,16 @@ AITER_HD int64_t chunk_of(const LaunchConfig& c, int thread, int64_t k) {
 }
 
 AITER_HD bool chunk_in_row(const LaunchConfig& c, int64_t chunk) { return chunk < c.chunks_per_row; }
+
+// Sliced launches (slice_shift): the row group block `block` takes first,
+// its slice, and whether a slice stores chunk slot k (slot k: slice k mod
+// 2^slice_shift; `mask` is slice_mask). Unsliced launches: the block's own
+// index, and every slot.
+// (Dense-row grids stay below 2^31 blocks: 32-bit block indices.)
+AITER_HD int64_t first_row_group(const LaunchConfig& c, uint32_t block) { return block >> c.slice_shift; }
+AITER_HD int slice_mask(const LaunchConfig& c) { return (1 << c.slice_shift) - 1; }
+AITER_HD int block_slice(int block, int mask) { return block & mask; }
+AITER_HD bool slice_stores_slot(int slice, int mask, int k) { return ((k ^ slice) & mask) == 0; }
 
 // Chunk slots a thread walks per row: the register cache, or enough to cover
 // the row when streaming.

@@ -721,10 +721,10 @@ __device__ __forceinline__ void norm_rows(const LaunchConfig& c, const NormParam
   // at the 64-register bound (that entry reads its launch from memory).
   // One-vector rows never slice (a slice is a chunk slot).
   constexpr bool kSliced = kCompact && kDense && CACHED >= 2 && variant_spreads_decode(VARIANT);
-  const int slice_mask = kSliced ? (1 << c.slice_shift) - 1 : 0;
-  const int slice = static_cast<int>(blockIdx.x) & slice_mask;
-  auto stores_slot = [&](int k) { return !kSliced || ((k ^ slice) & slice_mask) == 0; };
-  const int64_t first_group = kSliced ? static_cast<int64_t>(blockIdx.x >> c.slice_shift) : blockIdx.x;
+  const int mask = kSliced ? slice_mask(c) : 0;
+  const int slice = block_slice(static_cast<int>(blockIdx.x), mask);
+  auto stores_slot = [&](int k) { return !kSliced || slice_stores_slot(slice, mask, k); };
+  const int64_t first_group = kSliced ? first_row_group(c, blockIdx.x) : blockIdx.x;
   for (int64_t group = first_group; row_group_in_range(c, group, p.rows); group += c.grid) {
     const int64_t row = row_of(c, group, t);
     const bool active = row < p.rows;
