@@ -100,7 +100,8 @@ py::dict counts_dict(const AccessCounts& a) {
 // dense_rows false models a target without dense-row launches (the general
 // kernel's paths for layouts that would take them); decode_split is
 // TargetInfo::decode_split (0 no split decode launches, 1 every variant's,
-// 2 the quantising variants', the GPU's default).
+// 2 the quantising variants', the GPU's default); dense_split is
+// TargetInfo::dense_decode_split.
 py::dict simulate_launch_py(const at::Tensor& out, const at::Tensor& input, const at::Tensor& weight,
                             const c10::optional<at::Tensor>& residual_in,
                             const c10::optional<at::Tensor>& residual_out, int warp_size,
@@ -109,7 +110,7 @@ py::dict simulate_launch_py(const at::Tensor& out, const at::Tensor& input, cons
                             const c10::optional<at::Tensor>& out_before_quant,
                             const c10::optional<at::Tensor>& k, const c10::optional<at::Tensor>& k_out,
                             const c10::optional<at::Tensor>& k_weight, bool async_copy, bool dense_rows,
-                            int decode_split) {
+                            int decode_split, bool dense_split) {
   const bool add = residual_in.has_value();
   TORCH_CHECK_VALUE(add == residual_out.has_value(),
                     aiter::message("simulate_launch: pass both residuals or neither"));
@@ -129,6 +130,7 @@ py::dict simulate_launch_py(const at::Tensor& out, const at::Tensor& input, cons
   TORCH_CHECK_VALUE(decode_split >= 0 && decode_split <= 2,
                     aiter::message("simulate_launch: decode_split must be 0, 1 or 2, got ", decode_split));
   target.decode_split = decode_split;
+  target.dense_decode_split = dense_split ? 1 : 0;
   const SimulationResult r = simulate_launch(call, target, blocks_per_sm);
   py::dict config;
   config["vec"] = r.config.vec;
@@ -235,7 +237,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("max_threads_per_sm"), py::arg("blocks_per_sm") = 0, py::arg("layer") = false,
         py::arg("yscale") = py::none(), py::arg("group_size") = 0, py::arg("out_before_quant") = py::none(),
         py::arg("k") = py::none(), py::arg("k_out") = py::none(), py::arg("k_weight") = py::none(),
-        py::arg("async_copy") = false, py::arg("dense_rows") = true, py::arg("decode_split") = 2);
+        py::arg("async_copy") = false, py::arg("dense_rows") = true, py::arg("decode_split") = 2,
+        py::arg("dense_split") = true);
   m.attr("max_row_dims") = aiter::kMaxRowDims;
   m.def("quantize_bytes", &aiter::quantize_bytes_py, py::arg("x"), py::arg("kind"));
   aiter::register_eager_entries(m);

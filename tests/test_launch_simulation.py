@@ -36,11 +36,12 @@ def expected_counts(t):
     return torch.bincount(idx, minlength=n).to(torch.int32)
 
 
-def simulate(target, out, x, w, r=None, r_out=None, blocks_per_sm=0, decode_split=2):
+def simulate(target, out, x, w, r=None, r_out=None, blocks_per_sm=0, decode_split=2, dense_split=True):
     warp, sms, threads = TARGETS[target]
     return _C.simulate_launch(out, x, w, r, r_out, warp_size=warp, sm_count=sms,
                               max_threads_per_sm=threads, blocks_per_sm=blocks_per_sm,
-                              async_copy=ASYNC_COPY.get(target, False), decode_split=decode_split)
+                              async_copy=ASYNC_COPY.get(target, False), decode_split=decode_split,
+                              dense_split=dense_split)
 
 
 def assert_clean(sim):
@@ -125,18 +126,19 @@ def test_decode_launches_spread_over_more_sms(target, residual):
     """Decode launches of dense rows (no more row groups than SMs) spread
     over more SMs: four vectors per thread run four blocks per row, each
     storing one slot (and reading the whole row, so its sum is the lone
-    block's); packed rows (the Q slice) take 64-thread blocks. Many-row
-    launches keep one block per row group. Every output element is written
-    once either way."""
+    block's), except fused-add rows of at most 256 vectors, which split (a
+    thread per vector, one block per row); packed rows (the Q slice) take
+    64-thread blocks. Many-row launches keep one block per row group. Every
+    output element is written once either way."""
     warp, sms, _ = TARGETS[target]
 
-    def run(x):
+    def run(x, dense_split=True):
         out = torch.zeros_like(x)
         w = torch.zeros(x.shape[-1], dtype=x.dtype)
         r = r_out = None
         if residual:
             r, r_out = torch.zeros_like(x), torch.zeros_like(x)
-        sim = simulate(target, out, x, w, r, r_out)
+        sim = simulate(target, out, x, w, r, r_out, dense_split=dense_split)
         assert_clean(sim)
         assert torch.equal(sim["out"]["writes"], expected_counts(out))
         if residual:
@@ -145,12 +147,23 @@ def test_decode_launches_spread_over_more_sms(target, residual):
         assert torch.equal(sim["input"]["reads"], expected_counts(x) * slices(sim))
         return sim["config"]
 
-    hidden = 4 * 8 * 2 * warp  # bf16 rows of four 16-byte vectors per thread, 2 warps
+    hidden = 2048  # bf16: 64 lanes of four 16-byte vectors on every target
     decode = run(torch.zeros(3, hidden, dtype=torch.bfloat16))
-    assert decode["dense_rows"] == 1 and decode["chunks"] == 4
-    assert decode["slice_shift"] == 2 and decode["grid"] == 3 * 4
+    unsplit = run(torch.zeros(3, hidden, dtype=torch.bfloat16), dense_split=False)
+    assert unsplit["dense_rows"] == 1 and unsplit["chunks"] == 4
+    assert unsplit["slice_shift"] == 2 and unsplit["grid"] == 3 * 4
+    if residual:
+        assert decode["dense_rows"] == 1 and decode["split"] == 4 and decode["chunks"] == 1
+        assert decode["threads"] == decode["lanes"] == 4 * unsplit["lanes"] and decode["grid"] == 3
+        assert decode["slice_shift"] == 0 and decode["compact_params"] == 1
+    else:
+        assert decode == unsplit
+    # Rows of 512 threads' vectors slice, fused add included.
+    wide = run(torch.zeros(3, 2 * hidden, dtype=torch.bfloat16))
+    assert wide["split"] == 1 and wide["chunks"] == 4 and wide["slice_shift"] == 2 and wide["grid"] == 3 * 4
     batch = run(torch.zeros(sms + 1, hidden, dtype=torch.bfloat16))
-    assert batch["slice_shift"] == 0 and batch["grid"] == sms + 1
+    assert batch["slice_shift"] == 0 and batch["split"] == 1 and batch["grid"] == sms + 1
+    assert batch["lanes"] == unsplit["lanes"] and batch["chunks"] == 4
     # Q slice of a packed QKV buffer: rows of 16 lanes.
     qkv = torch.zeros(1, 6144, dtype=torch.bfloat16)
     one_token = run(qkv[:, :4096].view(1, 32, 128))
@@ -481,7 +494,13 @@ def test_dense_row_launches(target, layout, hidden, variant):
         few, _ = run(1, decode_split)
         few_dense = few["vec"] * 2 == 16 and few["lanes"] <= 512 and few["chunks"] > 0
         assert few["dense_rows"] == int(few_dense and (few["chunks"] > 1 or not splits)), decode_split
-        assert few["split"] == 1 or splits, decode_split
+        # The fused add's dense-row decode launches split short enough rows
+        # themselves (TargetInfo::dense_decode_split): a thread per vector.
+        dense_split = few["dense_rows"] == 1 and few["split"] > 1
+        if dense_split:
+            assert add and not quant and not layer and not splits, decode_split
+            assert few["chunks"] == 1 and few["threads"] == few["lanes"] <= 256, decode_split
+        assert few["split"] == 1 or splits or dense_split, decode_split
         if few["dense_rows"]:
             assert few["prefetch_weights"] == 1
         assert few["compact_params"] == int(few["dense_rows"] == 1 and not quant and not layer)

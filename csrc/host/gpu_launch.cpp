@@ -21,7 +21,7 @@ namespace aiter {
 bool gpu_backend_available() { return true; }
 
 namespace {
-// AITER_LAUNCH_TUNE="short_chunks=1,long_chunks=4,short_quant_chunks=2,short_threads=256,grid_waves=1,batch_rows=1,stage_rows=1,dense_rows=1,dense_prefetch=1,packed_threads=256,decode_split=2,decode_slices=4"
+// AITER_LAUNCH_TUNE="short_chunks=1,long_chunks=4,short_quant_chunks=2,short_threads=256,grid_waves=1,batch_rows=1,stage_rows=1,dense_rows=1,dense_prefetch=1,packed_threads=256,decode_split=2,decode_slices=4,dense_split=1"
 // overrides the launch policy (read once), for launch sweeps on a new GPU.
 TargetInfo tuned(TargetInfo t) {
   const char* env = std::getenv("AITER_LAUNCH_TUNE");
@@ -45,6 +45,7 @@ TargetInfo tuned(TargetInfo t) {
     else if (key == "packed_threads") t.dense_packed_threads = value;
     else if (key == "decode_split") t.decode_split = value;
     else if (key == "decode_slices") t.dense_decode_slices = value;
+    else if (key == "dense_split") t.dense_decode_split = value;
     else TORCH_CHECK_VALUE(false, "AITER_LAUNCH_TUNE: unknown key '", key, "'");
   }
   return t;

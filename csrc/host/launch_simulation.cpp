@@ -65,9 +65,14 @@ std::string check_shape(const LaunchConfig& c, const TargetInfo& t, int64_t elem
     v += "more warps than the reduction scratch holds; ";
   if (c.chunks > 0 && c.chunks * c.lanes < c.chunks_per_row) v += "cache too small for the row; ";
   // Dense-row kernels take blockIdx.x's row group and nothing else.
-  if (c.dense_rows && (c.grid != ceil_div(rows, c.rows_per_block) << c.slice_shift || c.chunks == 0 || c.split != 1 ||
+  // Split dense-row launches (dense_decode_split): fused-add rows of one vector per thread, a row per block.
+  const bool dense_split_ok =
+      c.split == 1 || (c.chunks == 1 && c.rows_per_block == 1 && variant_splits_dense_decode(variant) &&
+                       c.lanes % c.split == 0 && c.lanes / c.split >= t.warp_size && c.threads <= kDenseSplitMaxThreads);
+  if (c.dense_rows && (c.grid != ceil_div(rows, c.rows_per_block) << c.slice_shift || c.chunks == 0 || !dense_split_ok ||
                        c.stage_rows || rows > INT32_MAX))
-    v += "a dense-row launch needs cached rows, a block per row group (or slice) and fewer than 2^31 rows; ";
+    v += "a dense-row launch needs cached rows, a block per row group (or slice), a split only of fused-add rows "
+         "one vector per thread, and fewer than 2^31 rows; ";
   if (c.slice_shift != 0 && (!c.dense_rows || !variant_spreads_decode(variant) || (c.chunks >> c.slice_shift) < 1))
     v += "only dense-row RMSNorm launches slice, at most one slice per chunk slot; ";
   return v;

@@ -55,6 +55,7 @@ struct CompactLaunch {
   uint8_t gemma;
   uint8_t model_sensitive;
   uint8_t slice_shift;
+  uint8_t split;
 };
 constexpr int kCompactParamsLimit = 192;  // bytes measured free of the cost above
 static_assert(sizeof(CompactLaunch) <= kCompactParamsLimit, "the compact block must stay small");
@@ -69,6 +70,7 @@ AITER_HD constexpr bool variant_takes_compact(NormVariant v) {
 inline bool compact_launch_fits(const NormParams& p, const LaunchConfig& c) {
   auto inner_fits = [](const RowLayout& l) { return l.sizes[kMaxRowDims - 1] <= UINT32_MAX; };
   bool ok = c.dense_rows && p.rows <= INT32_MAX && p.split_row == p.rows && c.chunks_per_row <= UINT32_MAX &&
+            c.split <= UINT8_MAX &&
             (p.weight == nullptr || p.weight_stride == 1) && c.lanes <= UINT16_MAX &&
             c.rows_per_block <= UINT16_MAX && inner_fits(p.input_rows) && inner_fits(p.out_rows);
   if (variant_adds(p.variant)) ok = ok && inner_fits(p.residual_in_rows) && inner_fits(p.residual_out_rows);
@@ -106,6 +108,7 @@ inline CompactLaunch compact_launch(const NormParams& p, const LaunchConfig& c) 
   k.gemma = static_cast<uint8_t>(p.gemma != 0);
   k.model_sensitive = static_cast<uint8_t>(p.model_sensitive != 0);
   k.slice_shift = static_cast<uint8_t>(c.slice_shift);
+  k.split = static_cast<uint8_t>(c.split);
   return k;
 }
 
@@ -141,7 +144,7 @@ AITER_HD LaunchConfig expanded_config(const CompactLaunch& k, int vec, int chunk
   c.chunks_per_row = k.chunks_per_row;
   c.grid_waves = 0;
   c.group_lanes = 0;
-  c.split = 1;
+  c.split = k.split;
   c.row_batch = 1;
   c.prefetch_weights = k.prefetch_weights;
   c.stage_rows = 0;

@@ -69,6 +69,16 @@ struct TargetInfo {
   // the fused add hidden 16384 7-9%, 2048-8192 1-4%; 2 gave part of that.
   // Bits equal to one block's (harness check and test_batch_invariance).
   int dense_decode_slices = 4;
+  // Dense-row fused add + RMSNorm decode launches (no more rows than SMs)
+  // whose rows fit kDenseSplitMaxThreads vectors give each vector its own
+  // thread (LaunchConfig::split) instead of slicing; the sums keep the
+  // unsplit order (same bits). C++ harness, H100 bf16, each call after a
+  // 256 MB fill, same run, split against sliced: fused add hidden 1024 and
+  // 2048 at T = 1-32 3-6% faster, T = 128 0-3%; hidden 4096 (512-thread
+  // blocks) equal at T <= 32 and 5% slower at 128; plain RMSNorm equal at
+  // 1024 and 2048 and up to 4.6% slower at 4096, so it keeps its slices.
+  // 0: never.
+  int dense_decode_split = 1;
 };
 
 // Register-cached vectors per thread the kernels are instantiated for, and the
@@ -103,11 +113,12 @@ struct LaunchConfig {
   int64_t chunks_per_row;  // hidden / vec
   int grid_waves;          // TargetInfo::grid_waves
   int group_lanes;         // per-group quant: lanes sharing one scale (group_size / vec); else 0
-  // Decode launches of long rows under TargetInfo::decode_split: > 1
-  // spreads each row over `split` times the lanes (one vector each) while
-  // its sums add up in the order of the launch without the split: lanes /
-  // split lanes, each summing its `split` chunks in turn. Same result bits,
-  // a shorter per-thread chain. 1: off.
+  // Decode launches of long rows under TargetInfo::decode_split (the
+  // general kernel) or dense_decode_split (the dense-row one): > 1 spreads
+  // each row over `split` times the lanes (one vector each) while its sums
+  // add up in the order of the launch without the split: lanes / split
+  // lanes, each summing its `split` chunks in turn. Same result bits, a
+  // shorter per-thread chain. 1: off.
   int split;
   // Short rows of plain RMSNorm in multi-wave launches: row
   // groups each block takes per pass (loads of all of them before any
@@ -126,7 +137,8 @@ struct LaunchConfig {
   // 1: the dense-row kernel (NormVariant bit 8; takes_dense_rows): one
   // block per row group (grid == row groups; a row per block, or a row per
   // sub-group for rows of fewer than kDenseRowMinThreads lanes), no
-  // persistent loop, staging or split (variant_has_dense_kernel). On the
+  // persistent loop or staging, split only under dense_decode_split
+  // (variant_has_dense_kernel). On the
   // H100 (bf16, T = 8192 and 32768) 2D RMSNorm ran at 95-105% of copy
   // bandwidth and the strided Q/K norms at 94-98%, the general kernel at
   // 88-93%; at T = 8192, h4096, dynamic int8 / fp8 quant at 92 / 88%
@@ -149,6 +161,12 @@ constexpr int kRowBatch = 2;
 // and fused add RMSNorm, the compact block's, where that was measured.
 AITER_HD constexpr bool variant_spreads_decode(NormVariant v) {
   return without_dense_rows(v) == NormVariant::kRms || without_dense_rows(v) == NormVariant::kAddRms;
+}
+
+// Variants whose dense-row decode launches may split rows instead
+// (TargetInfo::dense_decode_split): the fused add + RMSNorm.
+AITER_HD constexpr bool variant_splits_dense_decode(NormVariant v) {
+  return without_dense_rows(v) == NormVariant::kAddRms;
 }
 
 inline bool aligned_to(const void* p, int64_t bytes) {
@@ -361,6 +379,17 @@ inline bool takes_dense_rows(const TargetInfo& target, const NormParams& p, cons
   return ceil_div(p.rows, threads / c.lanes) < (int64_t{1} << 31) / threads;
 }
 
+// Most threads a split dense-row decode block takes (dense_decode_split).
+constexpr int kDenseSplitMaxThreads = 256;
+
+// Whether a dense-row decode launch of the fused add + RMSNorm splits its
+// rows (TargetInfo::dense_decode_split): rows of several vectors per
+// thread, one row per block of at most kDenseSplitMaxThreads threads.
+inline bool splits_dense_decode(const TargetInfo& target, const NormParams& p, const LaunchConfig& c) {
+  return target.dense_decode_split && variant_splits_dense_decode(p.variant) &&
+         p.rows <= target.sm_count && c.chunks > 1 && int64_t{c.lanes} * c.chunks <= kDenseSplitMaxThreads;
+}
+
 inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p) {
   LaunchConfig c;
   c.grid_waves = target.grid_waves;
@@ -431,7 +460,15 @@ inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p)
     // not load the weights with the row (LayerNorm, the group-scale
     // quantising fused add).
     if (!target.dense_prefetch) c.prefetch_weights = 0;
-    if (variant_spreads_decode(p.variant)) {
+    if (splits_dense_decode(target, p, c)) {
+      c.split = c.chunks;
+      c.lanes *= c.chunks;
+      c.lanes_shift = 0;
+      while ((1 << c.lanes_shift) < c.lanes) ++c.lanes_shift;
+      c.chunks = 1;
+      c.threads = c.lanes;
+      c.rows_per_block = 1;
+    } else if (variant_spreads_decode(p.variant)) {
       const int64_t groups = ceil_div(p.rows, c.rows_per_block);
       while ((2 << c.slice_shift) <= target.dense_decode_slices && (2 << c.slice_shift) <= c.chunks &&
              (groups << (c.slice_shift + 1)) <= target.sm_count)

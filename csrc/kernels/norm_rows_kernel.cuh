@@ -135,20 +135,40 @@ __device__ __forceinline__ V block_reduce(V v, V (*scratch)[kMaxWarps], int& par
   return total;
 }
 
+// Lanes of a split launch's logical (unsplit) row: lanes / split, both
+// powers of two (a shift, where the dense-row decode kernels' critical path
+// would pay a runtime divide).
+__device__ __forceinline__ int unsplit_lanes(const LaunchConfig& c) { return c.lanes >> (compat_ffs(c.split) - 1); }
+
 // A split launch's (LaunchConfig::split) per-thread partial sums, gathered
 // as the launch without the split adds them: lane t of lanes / split sums
 // the partials of its chunks t, t + lanes / split, ... in turn. The caller's
 // next block_reduce (over the first lanes / split threads) orders every
 // thread's reads here before the buffer is written again.
+// kUnrolled (the dense-row fused add's decode launches): unrolled over
+// kMaxCachedChunks slots (a split is a chunk count) without the row-end
+// test. Threads past the row's end hold +0, which leaves a sum (never -0:
+// it starts at +0) bit for bit as the unsplit launch's, which skips their
+// chunks. As the general kernels' runtime loop, nvcc gave it ~100
+// instructions of remainder handling on a decode launch's critical path;
+// unrolled in the general kernels, their one-vector kernels took up to 8
+// more registers (some spilled), so they keep the loop.
+template <bool kUnrolled>
 __device__ __forceinline__ float split_partials(float v, float* buffer, const LaunchConfig& c) {
   buffer[threadIdx.x] = v;
   __syncthreads();
-  const int logical = c.lanes / c.split;
+  const int logical = kUnrolled ? unsplit_lanes(c) : c.lanes / c.split;
   float s = 0.f;
   if (static_cast<int>(threadIdx.x) < logical) {
-    for (int k = 0; k < c.split; ++k) {
-      const int chunk = static_cast<int>(threadIdx.x) + k * logical;
-      if (chunk_in_row(c, chunk)) s += buffer[chunk];
+    if constexpr (kUnrolled) {
+#pragma unroll
+      for (int k = 0; k < kMaxCachedChunks; ++k)
+        if (k < c.split) s += buffer[threadIdx.x + k * logical];
+    } else {
+      for (int k = 0; k < c.split; ++k) {
+        const int chunk = static_cast<int>(threadIdx.x) + k * logical;
+        if (chunk_in_row(c, chunk)) s += buffer[chunk];
+      }
     }
   }
   return s;
@@ -616,7 +636,7 @@ __device__ __forceinline__ void norm_rows(const LaunchConfig& c, const NormParam
   constexpr bool kLayer = variant_centers(VARIANT);
   constexpr bool kQuant = variant_quantizes(VARIANT);
   // Dense-row kernels (LaunchConfig::dense_rows): this block's row group
-  // only, no staging or split; weights hoisted as below.
+  // only, no staging; weights hoisted as below.
   constexpr bool kDense = variant_dense_rows(VARIANT);
   constexpr QuantType kFormat = variant_quant_type(VARIANT);
   // RMSNorm quant with per-row scales takes the row max in the first pass
@@ -650,11 +670,19 @@ __device__ __forceinline__ void norm_rows(const LaunchConfig& c, const NormParam
     return whole_block ? block_reduce(v, scratch, parity, c.lanes, op) : group_reduce(v, c.lanes, op);
   };
   // Sums keep the unsplit launch's order (a max does not depend on order).
-  // Only the one-vector kernels run split launches.
-  __shared__ float split_buffer[CACHED == 1 && !kDense ? AITER_MAX_BLOCK_THREADS : 1];
+  // Only the one-vector kernels run split launches: the general kernel's
+  // (TargetInfo::decode_split) gather in a static buffer, the dense-row
+  // fused add's (dense_decode_split) in the dynamic shared memory its split
+  // launches get (static, it would cost every packed Q/K launch).
+  constexpr bool kMaySplit = CACHED == 1 && (!kDense || variant_splits_dense_decode(VARIANT));
+  __shared__ float split_buffer[kMaySplit && !kDense ? AITER_MAX_BLOCK_THREADS : 1];
+  extern __shared__ uint4 stage[];
   auto row_sum = [&](float v) {
-    if (CACHED == 1 && !kDense && c.split > 1)
-      return block_reduce(split_partials(v, split_buffer, c), scratch, parity, c.lanes / c.split, SumOp());
+    if (kMaySplit && c.split > 1) {
+      float* buffer = kDense ? reinterpret_cast<float*>(stage) : split_buffer;
+      const int logical = kDense ? unsplit_lanes(c) : c.lanes / c.split;
+      return block_reduce(split_partials<kDense>(v, buffer, c), scratch, parity, logical, SumOp());
+    }
     return row_reduce(v, SumOp());
   };
   // The folded quant max with the sum (a split launch's sums take their own
@@ -705,7 +733,6 @@ __device__ __forceinline__ void norm_rows(const LaunchConfig& c, const NormParam
   constexpr bool kStageable = kRowInShared || (AITER_ASYNC_COPY && CACHED > 0 && VEC * sizeof(T) == kVectorBytes &&
                                                variant_stages_rows(VARIANT) && !kDense);
   const bool staging = kStageable && (kRowInShared || c.stage_rows);
-  extern __shared__ uint4 stage[];
   int buffer = 0;
   bool current_staged = false;
   if constexpr (kRowInShared) {
@@ -1051,6 +1078,8 @@ int launch_cached(const NormParams& p, LaunchConfig c, int sm_count, compat_stre
                           (!variant_dense_rows(VARIANT) || (CACHED > 0 && VEC * sizeof(T) == kVectorBytes));
   if constexpr (kBuilt) {
     int64_t shared = AITER_ASYNC_COPY && c.stage_rows ? stage_bytes(c, VARIANT, VEC * sizeof(T)) : 0;
+    // A split dense-row launch gathers its partial sums in dynamic shared memory.
+    const int64_t split_shared = c.dense_rows && c.split > 1 ? int64_t{c.threads} * sizeof(float) : 0;
 #if AITER_ASYNC_COPY
     if (shared > kStaticSharedLimit) {
       // Above 48 KiB a kernel must opt in (once per instantiation).
@@ -1075,11 +1104,13 @@ int launch_cached(const NormParams& p, LaunchConfig c, int sm_count, compat_stre
     if constexpr (variant_takes_compact(VARIANT)) {
       if (compact_launch_fits(p, c)) {
         norm_rows_compact_kernel<T, VEC, CACHED, VARIANT>
-            <<<dim3(static_cast<unsigned>(c.grid)), dim3(c.threads), 0, stream>>>(compact_launch(p, c));
+            <<<dim3(static_cast<unsigned>(c.grid)), dim3(c.threads), static_cast<size_t>(split_shared), stream>>>(
+                compact_launch(p, c));
         return 0;
       }
     }
     unslice(&c);  // only the compact entry slices rows
+    if (split_shared > 0) shared = split_shared;
     norm_rows_kernel<T, VEC, CACHED, VARIANT>
         <<<dim3(static_cast<unsigned>(c.grid)), dim3(c.threads), static_cast<size_t>(shared), stream>>>(c, p);
     return 0;
