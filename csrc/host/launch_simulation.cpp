@@ -138,6 +138,8 @@ SimulationResult simulate_launch(const NormCall& call, const TargetInfo& target,
   const NormParams p = r.compact_params ? expanded_params(compact, pc.params.dtype, pc.params.variant, c.vec) : pc.params;
   const int64_t elem = dtype_size(p.dtype);
   r.shape_violations = check_shape(c, target, elem, p.variant, p.rows);
+  if (!r.compact_params && c.dense_rows && c.split > 1)
+    r.shape_violations += "a split dense-row launch needs the compact block (launch_cached refuses it); ";
   if (r.compact_params) r.shape_violations += compact_mismatch(c, pc.params, compact, p);
   if (const char* why = unsupported_launch(c, target)) r.shape_violations += why;
   Recorder rec{c, elem, &r};

@@ -631,7 +631,11 @@ __device__ __forceinline__ void short_rows_batched(const NormParams& p, const La
 // differ only in how they receive the launch).
 // kCompact: launched as a CompactLaunch (norm_rows_compact_kernel), the
 // only entry whose launches slice rows (LaunchConfig::slice_shift).
-template <typename T, int VEC, int CACHED, NormVariant VARIANT, bool kCompact = false>
+// kSplitRows: the dense-row fused add's split decode kernel
+// (TargetInfo::dense_decode_split), a compact entry of its own: compiled
+// into the one-vector kernel every packed Q/K-slice launch runs, the split
+// path cost those launches 2-4% at T = 1-32 (C++ harness, H100 bf16).
+template <typename T, int VEC, int CACHED, NormVariant VARIANT, bool kCompact = false, bool kSplitRows = false>
 __device__ __forceinline__ void norm_rows(const LaunchConfig& c, const NormParams& p) {
   constexpr bool kLayer = variant_centers(VARIANT);
   constexpr bool kQuant = variant_quantizes(VARIANT);
@@ -674,7 +678,9 @@ __device__ __forceinline__ void norm_rows(const LaunchConfig& c, const NormParam
   // (TargetInfo::decode_split) gather in a static buffer, the dense-row
   // fused add's (dense_decode_split) in the dynamic shared memory its split
   // launches get (static, it would cost every packed Q/K launch).
-  constexpr bool kMaySplit = CACHED == 1 && (!kDense || variant_splits_dense_decode(VARIANT));
+  static_assert(!kSplitRows || (kCompact && CACHED == 1 && kDense && variant_splits_dense_decode(VARIANT)),
+                "split dense rows: the fused add's compact one-vector kernel");
+  constexpr bool kMaySplit = CACHED == 1 && (!kDense || kSplitRows);
   __shared__ float split_buffer[kMaySplit && !kDense ? AITER_MAX_BLOCK_THREADS : 1];
   extern __shared__ uint4 stage[];
   auto row_sum = [&](float v) {
@@ -1037,11 +1043,12 @@ AITER_HD constexpr DType kernel_dtype() {
 
 // Dense-row RMSNorm launches (variant_takes_compact): the same body, given
 // the launch in CompactLaunch's bytes (compact_params.h says why).
-template <typename T, int VEC, int CACHED, NormVariant VARIANT>
+template <typename T, int VEC, int CACHED, NormVariant VARIANT, bool kSplitRows = false>
 __global__ void __launch_bounds__(max_block_threads(CACHED * VEC * sizeof(T), VARIANT))
     norm_rows_compact_kernel(const CompactLaunch k) {
-  norm_rows<T, VEC, CACHED, VARIANT, true>(expanded_config(k, VEC, CACHED, static_cast<int>(blockDim.x), gridDim.x),
-                                           expanded_params(k, kernel_dtype<T>(), VARIANT, VEC));
+  norm_rows<T, VEC, CACHED, VARIANT, true, kSplitRows>(
+      expanded_config(k, VEC, CACHED, static_cast<int>(blockDim.x), gridDim.x),
+      expanded_params(k, kernel_dtype<T>(), VARIANT, VEC));
 }
 
 // Resident blocks per SM of one kernel instantiation at a block size, with
@@ -1078,8 +1085,6 @@ int launch_cached(const NormParams& p, LaunchConfig c, int sm_count, compat_stre
                           (!variant_dense_rows(VARIANT) || (CACHED > 0 && VEC * sizeof(T) == kVectorBytes));
   if constexpr (kBuilt) {
     int64_t shared = AITER_ASYNC_COPY && c.stage_rows ? stage_bytes(c, VARIANT, VEC * sizeof(T)) : 0;
-    // A split dense-row launch gathers its partial sums in dynamic shared memory.
-    const int64_t split_shared = c.dense_rows && c.split > 1 ? int64_t{c.threads} * sizeof(float) : 0;
 #if AITER_ASYNC_COPY
     if (shared > kStaticSharedLimit) {
       // Above 48 KiB a kernel must opt in (once per instantiation).
@@ -1103,14 +1108,24 @@ int launch_cached(const NormParams& p, LaunchConfig c, int sm_count, compat_stre
     }
     if constexpr (variant_takes_compact(VARIANT)) {
       if (compact_launch_fits(p, c)) {
-        norm_rows_compact_kernel<T, VEC, CACHED, VARIANT>
-            <<<dim3(static_cast<unsigned>(c.grid)), dim3(c.threads), static_cast<size_t>(split_shared), stream>>>(
+        const dim3 grid(static_cast<unsigned>(c.grid));
+        if constexpr (CACHED == 1 && variant_splits_dense_decode(VARIANT)) {
+          if (c.split > 1) {
+            // Partial sums gathered in dynamic shared memory (split_partials).
+            const size_t gather = static_cast<size_t>(c.threads) * sizeof(float);
+            norm_rows_compact_kernel<T, VEC, CACHED, VARIANT, true><<<grid, dim3(c.threads), gather, stream>>>(
                 compact_launch(p, c));
+            return 0;
+          }
+        }
+        norm_rows_compact_kernel<T, VEC, CACHED, VARIANT><<<grid, dim3(c.threads), 0, stream>>>(compact_launch(p, c));
         return 0;
       }
     }
-    unslice(&c);  // only the compact entry slices rows
-    if (split_shared > 0) shared = split_shared;
+    // Only the compact entry slices or splits dense rows (decode launches,
+    // whose few rows always fit the compact block).
+    if (c.dense_rows && c.split > 1) return -1;
+    unslice(&c);
     norm_rows_kernel<T, VEC, CACHED, VARIANT>
         <<<dim3(static_cast<unsigned>(c.grid)), dim3(c.threads), static_cast<size_t>(shared), stream>>>(c, p);
     return 0;
