@@ -4,7 +4,9 @@ rows normalised alone (decode launches; where TargetInfo::decode_split
 applies, the quantising variants by default and every variant under
 AITER_LAUNCH_TUNE=decode_split=1, these spread long rows over more threads:
 LaunchConfig::split; dense-row RMSNorm decode launches of 2048 and 4096 run
-several blocks per row, each reducing the whole row: slice_shift). Covers
+several blocks per row, each reducing the whole row: slice_shift; the fused
+add's of 1000 and 2048 in bf16 and 1000 in fp32 split rows a thread per
+vector: TargetInfo::dense_decode_split). Covers
 every reduction the kernels run: the sum of squares, LayerNorm's mean and
 variance, the quant row max and group max, with and without the fused
 residual add."""
