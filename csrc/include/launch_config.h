@@ -73,10 +73,10 @@ struct TargetInfo {
   // whose rows fit kDenseSplitMaxThreads vectors give each vector its own
   // thread (LaunchConfig::split) instead of slicing; the sums keep the
   // unsplit order (same bits). C++ harness, H100 bf16, each call after a
-  // 256 MB fill, same run, split against sliced: fused add hidden 1024 and
-  // 2048 at T = 1-32 3-6% faster, T = 128 0-3%; hidden 4096 (512-thread
-  // blocks) equal at T <= 32 and 5% slower at 128; plain RMSNorm equal at
-  // 1024 and 2048 and up to 4.6% slower at 4096, so it keeps its slices.
+  // 256 MB fill, same run, split against sliced: fused add hidden 1024
+  // 3-6% faster at T = 1-128, 2048 1-4%; hidden 4096 (512-thread blocks)
+  // equal at T <= 32 and 5% slower at 128; plain RMSNorm equal at 1024 and
+  // 2048 and up to 4.6% slower at 4096, so it keeps its slices.
   // 0: never.
   int dense_decode_split = 1;
 };
