@@ -72,8 +72,12 @@ DENSE_VARIANTS = {_v | DENSE_ROWS: f"{_name}_dense" for _v, _name in VARIANTS.it
 VARIANTS.update(DENSE_VARIANTS)
 # Dense-row RMSNorm, plain and fused add, also has an entry taking the
 # compact parameter block (csrc/include/compact_params.h,
-# variant_takes_compact): norm_rows_compact_kernel, same template arguments.
+# variant_takes_compact): norm_rows_compact_kernel, same template arguments
+# and kSplitRows false; the fused add's one-vector kernel has a second one
+# with kSplitRows true, for its split decode launches
+# (TargetInfo::dense_decode_split).
 COMPACT_VARIANTS = {0 | DENSE_ROWS, 1 | DENSE_ROWS}
+SPLIT_COMPACT_VARIANTS = {1 | DENSE_ROWS}
 
 
 def read_launch_rules(path=LAUNCH_CONFIG):
@@ -133,6 +137,8 @@ def expected_kernels():
                         out.add((ctype, vec, cached, variant, ""))
                         if variant in COMPACT_VARIANTS:
                             out.add((ctype, vec, cached, variant, COMPACT))
+                        if variant in SPLIT_COMPACT_VARIANTS and cached == 1:
+                            out.add((ctype, vec, cached, variant, SPLIT_COMPACT))
     return out
 
 
@@ -192,10 +198,12 @@ def demangle(names, cxxfilt):
 
 
 # void aiter::norm_rows_kernel<float, 4, 0, (aiter::NormVariant)0>(aiter::NormParams, ...)
+# void aiter::norm_rows_compact_kernel<float, 4, 1, (aiter::NormVariant)257, true>(aiter::CompactLaunch)
 NORM_KERNEL = re.compile(
     r"aiter::norm_rows_(?P<compact>compact_)?kernel<(?P<t>[\w:]+), (?P<vec>\d+), (?P<cached>\d+), "
-    r"\(aiter::NormVariant\)(?P<variant>\d+)>\(")
+    r"\(aiter::NormVariant\)(?P<variant>\d+)(?:, (?P<split>true|false))?>\(")
 COMPACT = "compact"
+SPLIT_COMPACT = "compact split"
 
 
 # The one other kernel family the sources define: the encoders behind
@@ -208,7 +216,7 @@ def kernel_key(demangled):
     if not m:
         return None
     t = m.group("t").split("::")[-1]
-    entry = COMPACT if m.group("compact") else ""
+    entry = (SPLIT_COMPACT if m.group("split") == "true" else COMPACT) if m.group("compact") else ""
     return (t, int(m.group("vec")), int(m.group("cached")), int(m.group("variant")), entry)
 
 
