@@ -379,6 +379,22 @@ inline bool takes_dense_rows(const TargetInfo& target, const NormParams& p, cons
   return ceil_div(p.rows, threads / c.lanes) < (int64_t{1} << 31) / threads;
 }
 
+// log2 of a power-of-two lane count (LaunchConfig::lanes_shift).
+inline int log2_lanes(int lanes) {
+  int shift = 0;
+  while ((1 << shift) < lanes) ++shift;
+  return shift;
+}
+
+// A split launch (LaunchConfig::split): each of a row's cached vectors gets
+// a lane of its own; the sums keep the order of the launch without it.
+inline void split_row_vectors(LaunchConfig* c) {
+  c->split = c->chunks;
+  c->lanes *= c->chunks;
+  c->lanes_shift = log2_lanes(c->lanes);
+  c->chunks = 1;
+}
+
 // Most threads a split dense-row decode block takes (dense_decode_split).
 constexpr int kDenseSplitMaxThreads = 256;
 
@@ -435,14 +451,11 @@ inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p)
     // (split, above).
     if (splits_decode(target, p) && c.chunks > 1 &&
         c.lanes * c.chunks <= max_block_threads(static_cast<int>(vec_bytes), p.variant)) {
-      c.split = c.chunks;
-      c.lanes *= c.chunks;
-      c.chunks = 1;
+      split_row_vectors(&c);
     }
     c.threads = c.lanes;
   }
-  c.lanes_shift = 0;
-  while ((1 << c.lanes_shift) < c.lanes) ++c.lanes_shift;
+  c.lanes_shift = log2_lanes(c.lanes);
   c.rows_per_block = c.threads / c.lanes;
   c.group_lanes = variant_quantizes(p.variant) && p.group_size > 0
                       ? static_cast<int>(p.group_size / c.vec)
@@ -461,11 +474,7 @@ inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p)
     // quantising fused add).
     if (!target.dense_prefetch) c.prefetch_weights = 0;
     if (splits_dense_decode(target, p, c)) {
-      c.split = c.chunks;
-      c.lanes *= c.chunks;
-      c.lanes_shift = 0;
-      while ((1 << c.lanes_shift) < c.lanes) ++c.lanes_shift;
-      c.chunks = 1;
+      split_row_vectors(&c);
       c.threads = c.lanes;
       c.rows_per_block = 1;
     } else if (variant_spreads_decode(p.variant)) {

@@ -141,10 +141,10 @@ __device__ __forceinline__ V block_reduce(V v, V (*scratch)[kMaxWarps], int& par
 __device__ __forceinline__ int unsplit_lanes(const LaunchConfig& c) { return c.lanes >> (compat_ffs(c.split) - 1); }
 
 // A split launch's (LaunchConfig::split) per-thread partial sums, gathered
-// as the launch without the split adds them: lane t of lanes / split sums
-// the partials of its chunks t, t + lanes / split, ... in turn. The caller's
-// next block_reduce (over the first lanes / split threads) orders every
-// thread's reads here before the buffer is written again.
+// as the launch without the split adds them: lane t of `logical` (lanes /
+// split) sums the partials of its chunks t, t + logical, ... in turn. The
+// caller's next block_reduce (over the first `logical` threads) orders
+// every thread's reads here before the buffer is written again.
 // kUnrolled (the dense-row fused add's decode launches): unrolled over
 // kMaxCachedChunks slots (a split is a chunk count) without the row-end
 // test. Threads past the row's end hold +0, which leaves a sum (never -0:
@@ -154,10 +154,9 @@ __device__ __forceinline__ int unsplit_lanes(const LaunchConfig& c) { return c.l
 // unrolled in the general kernels, their one-vector kernels took up to 8
 // more registers (some spilled), so they keep the loop.
 template <bool kUnrolled>
-__device__ __forceinline__ float split_partials(float v, float* buffer, const LaunchConfig& c) {
+__device__ __forceinline__ float split_partials(float v, float* buffer, const LaunchConfig& c, int logical) {
   buffer[threadIdx.x] = v;
   __syncthreads();
-  const int logical = kUnrolled ? unsplit_lanes(c) : c.lanes / c.split;
   float s = 0.f;
   if (static_cast<int>(threadIdx.x) < logical) {
     if constexpr (kUnrolled) {
@@ -688,7 +687,7 @@ __device__ __forceinline__ void norm_rows(const LaunchConfig& c, const NormParam
     if (kMaySplit && c.split > 1) {
       float* buffer = kDense ? reinterpret_cast<float*>(stage) : split_buffer;
       const int logical = kDense ? unsplit_lanes(c) : c.lanes / c.split;
-      return block_reduce(split_partials<kDense>(v, buffer, c), scratch, parity, logical, SumOp());
+      return block_reduce(split_partials<kDense>(v, buffer, c, logical), scratch, parity, logical, SumOp());
     }
     return row_reduce(v, SumOp());
   };
