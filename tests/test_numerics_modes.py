@@ -39,3 +39,39 @@ def test_model_sensitive_rounds_before_the_weight(device, dtype):
     plain = aiter.rms_norm(x, w, EPS)
     assert exact > 0.97
     assert not torch.equal(got, plain), "mode 1 must differ from mode 0 somewhere"
+
+
+# (input, residual_in) bit pairs per dtype: subnormal + subnormal, -tiny +
+# tiny, max + max (overflows), inf + -inf, inf + 1, 1 + tiny, and two ties
+# (1 + half an ulp, (1 + ulp) + half an ulp) that round to even.
+SUM_EDGE_BITS = {
+    torch.bfloat16: [(0x0001, 0x0001), (0x8001, 0x0001), (0x7F7F, 0x7F7F), (0x7F80, 0xFF80), (0x7F80, 0x3F80),
+                     (0x3F80, 0x0001), (0x3F80, 0x3B80), (0x3F81, 0x3B80)],
+    torch.float16: [(0x0001, 0x0001), (0x8001, 0x0001), (0x7BFF, 0x7BFF), (0x7C00, 0xFC00), (0x7C00, 0x3C00),
+                    (0x3C00, 0x0001), (0x3C00, 0x1000), (0x3C01, 0x1000)],
+}
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=str)
+@pytest.mark.parametrize("rows,hidden", [(64, 128), (3, 4096), (40, 4096)])
+def test_residual_sum_rounds_once_for_every_bit_pattern(device, dtype, rows, hidden):
+    """residual_out is input + residual_in rounded once to the dtype, for
+    random 16-bit patterns (subnormals, infinities, NaNs, sums that
+    overflow) and the edge pairs above. The CUDA kernels add packed 16-bit
+    pairs (compat_add2), the CPU and HIP ones add in fp32 and round: both
+    must give the correctly rounded sum."""
+    gen = torch.Generator().manual_seed(rows * hidden)
+    bits = torch.randint(-(1 << 15), 1 << 15, (2, rows, hidden), generator=gen, dtype=torch.int32)
+    edges = torch.tensor(SUM_EDGE_BITS[dtype], dtype=torch.int32).t()
+    bits[:, 0, :edges.shape[1]] = edges
+    bits = bits.to(torch.int16)  # wraps 0x8000-0xFFFF to the same 16-bit patterns
+    x, r = bits[0].view(dtype).to(device), bits[1].view(dtype).to(device)
+    w = torch.ones(hidden, dtype=dtype, device=device)
+    out, r_out = torch.empty_like(x), torch.empty_like(x)
+    aiter.add_rmsnorm(out, x, r, r_out, w, EPS)
+    want = (x.double() + r.double()).to(dtype).cpu()
+    got = r_out.cpu()
+    nan = torch.isnan(want)
+    assert want.view(torch.int16)[0, 0] == 2 and nan.any() and torch.isinf(want).any()
+    assert torch.equal(torch.isnan(got), nan), "NaN positions differ"
+    assert torch.equal(got.view(torch.int16)[~nan], want.view(torch.int16)[~nan]), "residual_out is not the rounded sum"

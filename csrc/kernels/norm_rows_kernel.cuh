@@ -333,6 +333,14 @@ __device__ __forceinline__ Vec<T, VEC> staged_row_chunk(uint4* stage, int buffer
   else return Vec<T, VEC>{};
 }
 
+// Whether the prologue adds input and residual_in as packed 16-bit words
+// (compat_add2): the fused add without an x_bias, converting by word.
+template <typename T, int VEC, NormVariant VARIANT>
+AITER_HD constexpr bool adds_by_word() {
+  return variant_adds(VARIANT) && !variant_centers(VARIANT) && converts_by_word(VARIANT) && sizeof(T) == 2 &&
+         VEC % 2 == 0;
+}
+
 // Prologue: the row values the norm is taken over, for one chunk: input
 // [+ x_bias] [+ residual_in], rounded to T once when anything was added. The
 // fused add also stores them to residual_out (STORE; the first pass only).
@@ -341,6 +349,19 @@ __device__ __forceinline__ Vec<T, VEC> combine_row_chunk(const NormParams& p, co
                                                          int64_t chunk, const RowInputs<T, VEC>& in,
                                                          bool stores_here = true) {
   Vec<T, VEC> x = in.input;
+  if constexpr (adds_by_word<T, VEC, VARIANT>()) {
+    // input + residual_in rounded once, a word (two elements) at a time.
+    const auto a = bit_cast_vec<Vec<uint32_t, VEC / 2>>(x);
+    const auto b = bit_cast_vec<Vec<uint32_t, VEC / 2>>(in.residual);
+    Vec<uint32_t, VEC / 2> sum;
+#pragma unroll
+    for (int i = 0; i < VEC / 2; ++i) sum.v[i] = compat_add2<T>(a.v[i], b.v[i]);
+    x = bit_cast_vec<Vec<T, VEC>>(sum);
+    if constexpr (STORE) {
+      if (stores_here) store_vec<T, VEC>(r.residual_out, chunk * VEC, x);
+    }
+    return x;
+  }
   const bool xb = variant_centers(VARIANT) && p.x_bias != nullptr;
   if (variant_adds(VARIANT) || xb) {
     float f[VEC];
