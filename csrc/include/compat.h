@@ -22,8 +22,6 @@ using compat_bf16 = __nv_bfloat16;
 using compat_stream_t = cudaStream_t;
 #endif
 
-#include <type_traits>
-
 #include "quant_convert.h"
 
 // Largest block any launcher in this library asks for; launch bounds use it.
@@ -120,23 +118,20 @@ template <> __device__ __forceinline__ uint32_t compat_pack2<compat_half>(float 
   return w;
 }
 
-// The sums of two pairs of 16-bit values, each rounded to T once: the
-// bits of compat_pack2(unpack(a) + unpack(b)), since the fp32 sum rounded
-// again to T is the correctly rounded sum (fp32 has more than 2p + 2 bits
-// of a 16-bit type's p, so the double rounding is innocuous). One packed
-// add on CUDA (add.rn.bf16x2 / f16x2) where the fp32 path took two unpacks,
-// two adds and a pack per word.
-template <typename T>
-__device__ __forceinline__ uint32_t compat_add2(uint32_t a, uint32_t b) {
+// The sums of two pairs of bf16 values, each rounded to bf16 once: the
+// bits of compat_pack2(unpack(a) + unpack(b)), since an fp32 sum rounded
+// again to bf16 is the correctly rounded sum (fp32 has more than 2p + 2 bits
+// of bf16's p = 8, so the double rounding is innocuous). One packed add on
+// CUDA where the fp32 path took two unpacks, two adds and a pack per word.
+__device__ __forceinline__ uint32_t compat_add_bf16x2(uint32_t a, uint32_t b) {
 #if defined(AITER_HIP)
-  const float2 x = compat_unpack2<T>(a), y = compat_unpack2<T>(b);
-  return compat_pack2<T>(x.x + y.x, x.y + y.y);
+  const float2 x = compat_unpack2<compat_bf16>(a), y = compat_unpack2<compat_bf16>(b);
+  return compat_pack2<compat_bf16>(x.x + y.x, x.y + y.y);
 #else
-  using Pair = typename std::conditional<std::is_same<T, compat_bf16>::value, __nv_bfloat162, __half2>::type;
-  Pair x, y;
+  __nv_bfloat162 x, y;
   __builtin_memcpy(&x, &a, sizeof(a));
   __builtin_memcpy(&y, &b, sizeof(b));
-  const Pair sum = __hadd2(x, y);
+  const __nv_bfloat162 sum = __hadd2(x, y);
   uint32_t w;
   __builtin_memcpy(&w, &sum, sizeof(w));
   return w;

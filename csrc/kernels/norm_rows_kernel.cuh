@@ -333,12 +333,17 @@ __device__ __forceinline__ Vec<T, VEC> staged_row_chunk(uint4* stage, int buffer
   else return Vec<T, VEC>{};
 }
 
-// Whether the prologue adds input and residual_in as packed 16-bit words
-// (compat_add2): the fused add without an x_bias, converting by word.
+// Whether the prologue adds input and residual_in as packed bf16 words
+// (compat_add_bf16x2): the dense-row fused add in bf16. Same bits as the
+// fp32 path; H100 C++ harness, bf16, same run: decode 1-5% faster on hidden
+// 4096-16384, other launches within noise. fp16 keeps the fp32 path (its
+// four-vector kernel spilled 60 bytes at the 64-register bound), and so do
+// the general kernels (their streamed fused add went from 0 to 8 bytes of
+// stack).
 template <typename T, int VEC, NormVariant VARIANT>
 AITER_HD constexpr bool adds_by_word() {
-  return variant_adds(VARIANT) && !variant_centers(VARIANT) && converts_by_word(VARIANT) && sizeof(T) == 2 &&
-         VEC % 2 == 0;
+  return std::is_same<T, compat_bf16>::value && variant_dense_rows(VARIANT) && variant_adds(VARIANT) &&
+         !variant_centers(VARIANT) && VEC % 2 == 0;
 }
 
 // Prologue: the row values the norm is taken over, for one chunk: input
@@ -355,7 +360,7 @@ __device__ __forceinline__ Vec<T, VEC> combine_row_chunk(const NormParams& p, co
     const auto b = bit_cast_vec<Vec<uint32_t, VEC / 2>>(in.residual);
     Vec<uint32_t, VEC / 2> sum;
 #pragma unroll
-    for (int i = 0; i < VEC / 2; ++i) sum.v[i] = compat_add2<T>(a.v[i], b.v[i]);
+    for (int i = 0; i < VEC / 2; ++i) sum.v[i] = compat_add_bf16x2(a.v[i], b.v[i]);
     x = bit_cast_vec<Vec<T, VEC>>(sum);
     if constexpr (STORE) {
       if (stores_here) store_vec<T, VEC>(r.residual_out, chunk * VEC, x);
