@@ -354,36 +354,33 @@ __device__ __forceinline__ Vec<T, VEC> combine_row_chunk(const NormParams& p, co
                                                          int64_t chunk, const RowInputs<T, VEC>& in,
                                                          bool stores_here = true) {
   Vec<T, VEC> x = in.input;
-  if constexpr (adds_by_word<T, VEC, VARIANT>()) {
-    // input + residual_in rounded once, a word (two elements) at a time.
-    const auto a = bit_cast_vec<Vec<uint32_t, VEC / 2>>(x);
-    const auto b = bit_cast_vec<Vec<uint32_t, VEC / 2>>(in.residual);
-    Vec<uint32_t, VEC / 2> sum;
-#pragma unroll
-    for (int i = 0; i < VEC / 2; ++i) sum.v[i] = compat_add_bf16x2(a.v[i], b.v[i]);
-    x = bit_cast_vec<Vec<T, VEC>>(sum);
-    if constexpr (STORE) {
-      if (stores_here) store_vec<T, VEC>(r.residual_out, chunk * VEC, x);
-    }
-    return x;
-  }
   const bool xb = variant_centers(VARIANT) && p.x_bias != nullptr;
   if (variant_adds(VARIANT) || xb) {
-    float f[VEC];
-    chunk_to_floats<T, VEC, converts_by_word(VARIANT)>(x, f);
-    if (xb) {
-      float b[VEC];
-      chunk_to_floats<T, VEC, converts_by_word(VARIANT)>(load_param<T, VEC>(p.x_bias, p.x_bias_stride, chunk, 0.f), b);
+    if constexpr (adds_by_word<T, VEC, VARIANT>()) {
+      // input + residual_in rounded once, a word (two elements) at a time.
+      const auto a = bit_cast_vec<Vec<uint32_t, VEC / 2>>(x);
+      const auto b = bit_cast_vec<Vec<uint32_t, VEC / 2>>(in.residual);
+      Vec<uint32_t, VEC / 2> sum;
 #pragma unroll
-      for (int i = 0; i < VEC; ++i) f[i] += b[i];
-    }
-    if constexpr (variant_adds(VARIANT)) {
-      float r[VEC];
-      chunk_to_floats<T, VEC, converts_by_word(VARIANT)>(in.residual, r);
+      for (int i = 0; i < VEC / 2; ++i) sum.v[i] = compat_add_bf16x2(a.v[i], b.v[i]);
+      x = bit_cast_vec<Vec<T, VEC>>(sum);
+    } else {
+      float f[VEC];
+      chunk_to_floats<T, VEC, converts_by_word(VARIANT)>(x, f);
+      if (xb) {
+        float b[VEC];
+        chunk_to_floats<T, VEC, converts_by_word(VARIANT)>(load_param<T, VEC>(p.x_bias, p.x_bias_stride, chunk, 0.f), b);
 #pragma unroll
-      for (int i = 0; i < VEC; ++i) f[i] += r[i];
+        for (int i = 0; i < VEC; ++i) f[i] += b[i];
+      }
+      if constexpr (variant_adds(VARIANT)) {
+        float r[VEC];
+        chunk_to_floats<T, VEC, converts_by_word(VARIANT)>(in.residual, r);
+#pragma unroll
+        for (int i = 0; i < VEC; ++i) f[i] += r[i];
+      }
+      x = floats_to_chunk<T, VEC, converts_by_word(VARIANT)>(f);
     }
-    x = floats_to_chunk<T, VEC, converts_by_word(VARIANT)>(f);
     if constexpr (variant_adds(VARIANT) && STORE) {
       if (stores_here) store_vec<T, VEC>(r.residual_out, chunk * VEC, x);
     }
