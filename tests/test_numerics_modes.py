@@ -57,9 +57,9 @@ SUM_EDGE_BITS = {
 def test_residual_sum_rounds_once_for_every_bit_pattern(device, dtype, rows, hidden):
     """residual_out is input + residual_in rounded once to the dtype, for
     random 16-bit patterns (subnormals, infinities, NaNs, sums that
-    overflow) and the edge pairs above. The CUDA kernels add packed 16-bit
-    pairs (compat_add2), the CPU and HIP ones add in fp32 and round: both
-    must give the correctly rounded sum."""
+    overflow) and the edge pairs above. The CUDA dense-row kernels add bf16
+    as packed pairs (compat_add_bf16x2); fp16, the general kernels, HIP and
+    the CPU add in fp32 and round: each must give the correctly rounded sum."""
     gen = torch.Generator().manual_seed(rows * hidden)
     bits = torch.randint(-(1 << 15), 1 << 15, (2, rows, hidden), generator=gen, dtype=torch.int32)
     edges = torch.tensor(SUM_EDGE_BITS[dtype], dtype=torch.int32).t()
