@@ -334,7 +334,9 @@ __device__ __forceinline__ Vec<T, VEC> staged_row_chunk(uint4* stage, int buffer
 }
 
 // Whether the prologue adds input and residual_in as packed bf16 words
-// (compat_add_bf16x2): the dense-row fused add in bf16. Same bits as the
+// (compat_add_bf16x2): the dense-row RMSNorm fused adds in bf16, plain and
+// quantising. LayerNorm's prologue may add x_bias as well, which this path
+// does not, so its fused adds keep the fp32 path. Same bits as the
 // fp32 path; H100 C++ harness, bf16, same run: decode 1-5% faster on hidden
 // 4096-16384, other launches within noise. fp16 keeps the fp32 path (its
 // four-vector kernel spilled 60 bytes at the 64-register bound), and so do
