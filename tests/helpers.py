@@ -31,6 +31,13 @@ class CanariedView:
         return torch.equal(a, self.snapshot.view(a.dtype))
 
 
+def gpu_warp(device):
+    """The warp width whose launch limits calls on `device` follow: 32 on
+    CUDA, the wave width on the CPU SIMT executor (a "cpu" device string
+    with a `warp`), 0 for the CPU backend (no such limits)."""
+    return 32 if device == "cuda" else getattr(device, "warp", 0)
+
+
 def span(shape, stride, offset):
     """Elements of storage a view with this geometry needs."""
     if any(s == 0 for s in shape):

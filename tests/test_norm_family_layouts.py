@@ -9,6 +9,7 @@ import torch
 import aiter
 from helpers import (
     ByteCanariedView,
+    gpu_warp,
     CanariedView,
     QUANT_DTYPES,
     assert_matches,
@@ -102,8 +103,12 @@ def test_group_quant(device, layout, qdtype, group_size, shuffle):
     lead = x.view.shape[:-1]
     groups = hidden // group_size
     ys = scale_view(lead, groups, device, flat=True)
-    if layout == "odd_offset" and device == "cuda" and group_size > 32:
-        pytest.skip("the scalar path reduces groups of at most a warp's width on the GPU")
+    if layout == "odd_offset" and group_size > gpu_warp(device) > 0:
+        # The GPU's scalar path reduces groups of at most a warp's width.
+        with pytest.raises(ValueError, match="group_size"):
+            aiter.rmsnorm_quant(out.view, x.view, ys.view, w, EPS, group_size, shuffle)
+        assert out.unchanged() and ys.unchanged()
+        return
     aiter.rmsnorm_quant(out.view, x.view, ys.view, w, EPS, group_size, shuffle)
     y64 = reference_rmsnorm(x.view, w, EPS)
     scales = ys.view

@@ -59,7 +59,7 @@ std::string check_shape(const LaunchConfig& c, const TargetInfo& t, int64_t elem
   } else if (c.threads != c.lanes || c.threads % t.warp_size != 0) {
     v += "block-wide rows need threads == lanes, a multiple of the warp; ";
   }
-  if (c.threads > max_block_threads(static_cast<int>(c.chunks * c.vec * elem_size), variant))
+  if (c.threads > max_block_threads(static_cast<int>(c.chunks * c.vec * elem_size), variant, t.epilogue_full_blocks != 0))
     v += "block larger than the kernel's launch bounds; ";
   if (c.threads / t.warp_size > AITER_MAX_WARPS_PER_BLOCK_FOR(t.warp_size))
     v += "more warps than the reduction scratch holds; ";
@@ -102,25 +102,27 @@ std::string compact_mismatch(const LaunchConfig& c, const NormParams& p, const C
 }  // namespace
 
 SimulationResult simulate_launch(const NormCall& call, const TargetInfo& target,
-                                 int64_t blocks_per_sm) {
+                                 int64_t blocks_per_sm, bool walk) {
   const PlannedCall pc = plan_call(call);
   SimulationResult r;
   const bool add = variant_adds(call.variant);
   const bool quant = variant_quantizes(call.variant);
   const bool two = variant_two_jobs(call.variant);
-  r.input = zero_counts(call.input);
-  r.out = zero_counts(call.out);
-  if (add) {
-    r.residual_in = zero_counts(call.residual_in);
-    r.residual_out = zero_counts(call.residual_out);
-  }
-  if (quant) {
-    r.yscale = zero_counts(call.yscale);
-    if (call.unquant.defined()) r.unquant = zero_counts(call.unquant);
-  }
-  if (two) {
-    r.input_b = zero_counts(call.input_b);
-    r.out_b = zero_counts(call.out_b);
+  if (walk) {  // the counts the walk fills (none when planning only)
+    r.input = zero_counts(call.input);
+    r.out = zero_counts(call.out);
+    if (add) {
+      r.residual_in = zero_counts(call.residual_in);
+      r.residual_out = zero_counts(call.residual_out);
+    }
+    if (quant) {
+      r.yscale = zero_counts(call.yscale);
+      if (call.unquant.defined()) r.unquant = zero_counts(call.unquant);
+    }
+    if (two) {
+      r.input_b = zero_counts(call.input_b);
+      r.out_b = zero_counts(call.out_b);
+    }
   }
   if (pc.empty) return r;
   TORCH_CHECK_VALUE(!pc.gathered, aiter::message("simulate_launch: views must be zero-copy"));
@@ -142,6 +144,7 @@ SimulationResult simulate_launch(const NormCall& call, const TargetInfo& target,
     r.shape_violations += "a split dense-row launch needs the compact block (launch_cached refuses it); ";
   if (r.compact_params) r.shape_violations += compact_mismatch(c, pc.params, compact, p);
   if (const char* why = unsupported_launch(c, target)) r.shape_violations += why;
+  if (!walk) return r;
   Recorder rec{c, elem, &r};
   // Passes over a streamed row after the prologue (the kernel's re-reads).
   const int rereads = c.chunks == 0 ? streamed_rereads(p.variant, p.group_size) : 0;

@@ -30,8 +30,9 @@ struct SimulationResult {
 };
 
 // `blocks_per_sm` stands for the kernel's occupancy (which sets the grid);
-// 0 takes the launcher's own estimate.
+// 0 takes the launcher's own estimate. walk = false plans only (config,
+// compact_params, shape_violations), without the per-element walk.
 SimulationResult simulate_launch(const NormCall& call, const TargetInfo& target,
-                                 int64_t blocks_per_sm);
+                                 int64_t blocks_per_sm, bool walk = true);
 
 }  // namespace aiter

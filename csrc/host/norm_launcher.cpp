@@ -8,6 +8,7 @@
 #include "../cpu/norm_rows_cpu.h"
 #include "gpu_launch.h"
 #include "message.h"
+#include "simt_dispatch.h"
 #include "tensor_checks.h"
 
 namespace aiter {
@@ -259,7 +260,9 @@ void run_row_norm(const NormCall& c) {
   if (pc.empty) return;
   if (pc.gathered) g_gather_calls.fetch_add(1, std::memory_order_relaxed);
 
-  if (c.input.is_cpu())
+  if (c.input.is_cpu() && simt_active())
+    simt_run_norm(c, pc);  // the GPU kernels' source on the CPU SIMT executor (tests)
+  else if (c.input.is_cpu())
     norm_rows_cpu(pc.params);
   else
     launch_row_norm_gpu(pc.params, c.input, c.op);

@@ -1,9 +1,20 @@
 // CUDA / HIP differences in one place. Kernel sources include this header only,
 // never cuda_*.h or hip_*.h directly, and never torch headers, so they compile
-// on their own with nvcc or a HIP clang.
+// on their own with nvcc, a HIP clang, or a host compiler for the CPU SIMT
+// executor.
 #pragma once
 
-#if defined(__HIP_PLATFORM_AMD__) || defined(__HIPCC__) || defined(USE_ROCM)
+#if defined(AITER_SIMT_CPU)
+// The CPU SIMT executor (csrc/simt/): HIP's device API run on fibers, one per
+// GPU thread, with AITER_SIMT_WARP-lane waves. It takes the HIP branch of
+// everything below, as a ROCm build does.
+#define AITER_HIP 1
+#define AITER_SIMT 1
+#include "../simt/simt_device.h"
+using compat_half = __half;
+using compat_bf16 = __hip_bfloat16;
+using compat_stream_t = hipStream_t;
+#elif defined(__HIP_PLATFORM_AMD__) || defined(__HIPCC__) || defined(USE_ROCM)
 #define AITER_HIP 1
 #include <hip/hip_runtime.h>
 #include <hip/hip_fp16.h>
@@ -30,7 +41,9 @@ using compat_stream_t = cudaStream_t;
 // The warp (wavefront) width of the code being compiled. Device code reads it
 // from the compiler so one source serves wave64 (gfx9) and wave32 targets;
 // host code gets the width of the running device from the launcher instead.
-#if defined(AITER_HIP)
+#if defined(AITER_SIMT)
+#define AITER_DEVICE_WARP AITER_SIMT_WARP
+#elif defined(AITER_HIP)
 #if defined(__GFX9__) || !defined(__AMDGCN_WAVEFRONT_SIZE)
 #define AITER_DEVICE_WARP 64
 #else
@@ -38,6 +51,15 @@ using compat_stream_t = cudaStream_t;
 #endif
 #else
 #define AITER_DEVICE_WARP 32
+#endif
+
+// A kernel launch, written AITER_LAUNCH(grid, block, shared_bytes, stream,
+// kernel)(args...): the triple-chevron launch on CUDA and HIP; the executor
+// runs the same kernel on fibers.
+#if defined(AITER_SIMT)
+#define AITER_LAUNCH(grid, block, shared, stream, ...) ::aiter_simt::Launch(grid, block, shared, stream, &__VA_ARGS__)
+#else
+#define AITER_LAUNCH(grid, block, shared, stream, ...) __VA_ARGS__<<<grid, block, shared, stream>>>
 #endif
 
 // xor-shuffle within groups of `width` lanes. HIP defaults the width to the

@@ -6,6 +6,14 @@
 
 namespace aiter {
 
+// Whether this build's platform lets LayerNorm and quantising kernels take
+// 1024-thread blocks (max_block_threads says why gfx9 does not).
+#if defined(USE_ROCM) || defined(__HIP_PLATFORM_AMD__)
+constexpr bool kEpilogueFullBlocks = false;
+#else
+constexpr bool kEpilogueFullBlocks = true;
+#endif
+
 struct TargetInfo {
   int warp_size;           // 32 on NVIDIA, 64 on gfx9 (wave64)
   int sm_count;            // SMs / CUs
@@ -79,6 +87,10 @@ struct TargetInfo {
   // 2048 and up to 4.6% slower at 4096, so it keeps its slices.
   // 0: never.
   int dense_decode_split = 1;
+  // Whether LayerNorm and quantising kernels take 1024-thread blocks
+  // (max_block_threads): this build's platform by default; gfx9 targets
+  // planned off the hardware (simulation, CPU executor) set 0.
+  int epilogue_full_blocks = kEpilogueFullBlocks;
 };
 
 // Register-cached vectors per thread the kernels are instantiated for, and the
@@ -233,16 +245,16 @@ inline int next_pow2(int64_t v) {
 // Dense-row fused-add quant kernels are capped at 512 as well: at 64
 // registers their four-vector bf16 kernel spilled 76 bytes; with 86-99 it
 // ran at 90% of copy (H100, add + smooth int8, h4096, T = 8192).
-#if defined(USE_ROCM) || defined(__HIP_PLATFORM_AMD__)
-constexpr bool kEpilogueFullBlocks = false;
-#else
-constexpr bool kEpilogueFullBlocks = true;
-#endif
-AITER_HD constexpr int max_block_threads(int cached_bytes, NormVariant v = NormVariant::kRms) {
+// The kernels' launch bounds use the platform being compiled for
+// (kEpilogueFullBlocks); the planner takes the target's
+// (TargetInfo::epilogue_full_blocks), so the simulation and the CPU executor
+// plan gfx9 launches as a ROCm build does.
+AITER_HD constexpr int max_block_threads(int cached_bytes, NormVariant v = NormVariant::kRms,
+                                         bool epilogue_full_blocks = kEpilogueFullBlocks) {
   const bool epilogue = variant_centers(v) || variant_quantizes(v);
   const bool capped = cached_bytes > 64 || (variant_centers(v) && variant_quantizes(v)) ||
                       (variant_dense_rows(v) && variant_adds(v) && variant_quantizes(v)) ||
-                      (epilogue && !kEpilogueFullBlocks);
+                      (epilogue && !epilogue_full_blocks);
   return capped ? 512 : 1024;
 }
 
@@ -406,6 +418,21 @@ inline bool splits_dense_decode(const TargetInfo& target, const NormParams& p, c
          p.rows <= target.sm_count && c.chunks > 1 && int64_t{c.lanes} * c.chunks <= kDenseSplitMaxThreads;
 }
 
+// Whether a call stores an output over one of its inputs (the same view:
+// in-place use; the launcher rejects partial overlaps). Such calls never
+// slice rows (slice_shift): each block of a sliced row group loads the whole
+// row, so another block's stores could reach its loads first. The CPU SIMT
+// executor's global race check found this (tests/test_simt_layouts.py,
+// test_in_place: fused_add_rms_norm_cu and rms_norm_cu in place, decode).
+inline bool writes_in_place(const NormParams& p) {
+  const void* in[] = {p.input, variant_adds(p.variant) ? p.residual_in : nullptr};
+  const void* out[] = {p.out, variant_adds(p.variant) ? p.residual_out : nullptr};
+  for (const void* o : out)
+    for (const void* i : in)
+      if (o != nullptr && o == i) return true;
+  return false;
+}
+
 inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p) {
   LaunchConfig c;
   c.grid_waves = target.grid_waves;
@@ -442,15 +469,16 @@ inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p)
     const int per_thread = target.long_row_chunks;
     int64_t lanes = next_pow2(ceil_div(c.chunks_per_row, per_thread));
     if (lanes < warp) lanes = warp;
-    if (lanes > max_block_threads(0, p.variant)) lanes = max_block_threads(0, p.variant);
+    const bool full = target.epilogue_full_blocks != 0;
+    if (lanes > max_block_threads(0, p.variant, full)) lanes = max_block_threads(0, p.variant, full);
     c.lanes = static_cast<int>(lanes);
     c.chunks = round_up_cached_chunks(ceil_div(c.chunks_per_row, c.lanes), vec_bytes, p.variant);
-    if (c.lanes > max_block_threads(static_cast<int>(c.chunks * vec_bytes), p.variant)) c.chunks = 0;
+    if (c.lanes > max_block_threads(static_cast<int>(c.chunks * vec_bytes), p.variant, full)) c.chunks = 0;
     // Decode launches that split (splits_decode): every row has an SM to
     // itself, so give each vector its own thread where the block allows
     // (split, above).
     if (splits_decode(target, p) && c.chunks > 1 &&
-        c.lanes * c.chunks <= max_block_threads(static_cast<int>(vec_bytes), p.variant)) {
+        c.lanes * c.chunks <= max_block_threads(static_cast<int>(vec_bytes), p.variant, full)) {
       split_row_vectors(&c);
     }
     c.threads = c.lanes;
@@ -477,7 +505,7 @@ inline LaunchConfig choose_launch(const TargetInfo& target, const NormParams& p)
       split_row_vectors(&c);
       c.threads = c.lanes;
       c.rows_per_block = 1;
-    } else if (variant_spreads_decode(p.variant)) {
+    } else if (variant_spreads_decode(p.variant) && !writes_in_place(p)) {
       const int64_t groups = ceil_div(p.rows, c.rows_per_block);
       while ((2 << c.slice_shift) <= target.dense_decode_slices && (2 << c.slice_shift) <= c.chunks &&
              (groups << (c.slice_shift + 1)) <= target.sm_count)

@@ -1138,12 +1138,12 @@ int launch_cached(const NormParams& p, LaunchConfig c, int sm_count, compat_stre
           if (c.split > 1) {
             // Partial sums gathered in dynamic shared memory (split_partials).
             const size_t gather = static_cast<size_t>(c.threads) * sizeof(float);
-            norm_rows_compact_kernel<T, VEC, CACHED, VARIANT, true><<<grid, dim3(c.threads), gather, stream>>>(
+            AITER_LAUNCH(grid, dim3(c.threads), gather, stream, norm_rows_compact_kernel<T, VEC, CACHED, VARIANT, true>)(
                 compact_launch(p, c));
             return 0;
           }
         }
-        norm_rows_compact_kernel<T, VEC, CACHED, VARIANT><<<grid, dim3(c.threads), 0, stream>>>(compact_launch(p, c));
+        AITER_LAUNCH(grid, dim3(c.threads), 0, stream, norm_rows_compact_kernel<T, VEC, CACHED, VARIANT>)(compact_launch(p, c));
         return 0;
       }
     }
@@ -1151,8 +1151,8 @@ int launch_cached(const NormParams& p, LaunchConfig c, int sm_count, compat_stre
     // whose few rows always fit the compact block).
     if (c.dense_rows && c.split > 1) return -1;
     unslice(&c);
-    norm_rows_kernel<T, VEC, CACHED, VARIANT>
-        <<<dim3(static_cast<unsigned>(c.grid)), dim3(c.threads), static_cast<size_t>(shared), stream>>>(c, p);
+    AITER_LAUNCH(dim3(static_cast<unsigned>(c.grid)), dim3(c.threads), static_cast<size_t>(shared), stream,
+                 norm_rows_kernel<T, VEC, CACHED, VARIANT>)(c, p);
     return 0;
   } else {
     return -1;

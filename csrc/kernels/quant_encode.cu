@@ -26,7 +26,7 @@ template <QuantType Q>
 void launch_encode(const float* in, uint8_t* out, int64_t chunks, compat_stream_t stream) {
   constexpr int kThreads = 256;
   const int64_t blocks = chunks / kThreads + 1 < 65535 ? chunks / kThreads + 1 : 65535;
-  encode_kernel<Q><<<dim3(static_cast<unsigned>(blocks)), dim3(kThreads), 0, stream>>>(in, out, chunks);
+  AITER_LAUNCH(dim3(static_cast<unsigned>(blocks)), dim3(kThreads), 0, stream, encode_kernel<Q>)(in, out, chunks);
 }
 
 }  // namespace

@@ -1,0 +1,67 @@
+// pybind11 entry points of the CPU SIMT executor route (host/simt_dispatch.h),
+// used by aiter/simt/.
+#include "simt_bindings.h"
+
+#include <pybind11/stl.h>
+
+#include "host/message.h"
+#include "host/simt_dispatch.h"
+
+namespace aiter {
+namespace {
+
+QuantType quant_kind(const std::string& kind) {
+  const QuantType q = kind == "int8" ? QuantType::kInt8
+                      : kind == "e4m3fn" ? QuantType::kFp8E4M3Fn
+                      : kind == "e4m3fnuz" ? QuantType::kFp8E4M3Fnuz
+                      : QuantType::kNone;
+  TORCH_CHECK_VALUE(q != QuantType::kNone, aiter::message("quantize_bytes: unknown kind ", kind));
+  return q;
+}
+
+void simt_use_py(const std::string& path, int warp_size, int sm_count, int max_threads_per_sm,
+                 bool epilogue_full_blocks, bool raise_on_fault) {
+  TargetInfo target{warp_size, sm_count, max_threads_per_sm};
+  target.epilogue_full_blocks = epilogue_full_blocks ? 1 : 0;
+  target.async_copy = 0;  // the executor has none, as ROCm
+  simt_use(path, target, raise_on_fault);
+}
+
+py::dict simt_report_py() {
+  static const char* kNames[kSimtFaultKinds] = {"out_of_bounds", "write_to_input", "unwritten_read", "global_race",
+                                                "shared_race", "shared_uninit", "shared_out_of_bounds",
+                                                "divergence"};
+  const SimtReport& r = simt_last_report();
+  py::dict faults;
+  for (int k = 0; k < kSimtFaultKinds; ++k) faults[kNames[k]] = r.faults[k];
+  py::dict d;
+  d["faults"] = faults;
+  d["launches"] = r.launches;
+  d["blocks"] = r.blocks;
+  d["threads"] = r.threads;
+  d["grid"] = r.last_grid;
+  d["block"] = r.last_block;
+  d["dynamic_shared"] = r.last_dynamic_shared;
+  d["messages"] = std::string(r.messages);
+  d["calls"] = simt_calls();
+  return d;
+}
+
+}  // namespace
+
+void register_simt_bindings(py::module& m) {
+  m.def("simt_load", &simt_load, py::arg("path"));
+  m.def("simt_use", &simt_use_py, py::arg("path"), py::arg("warp_size") = 64, py::arg("sm_count") = 304,
+        py::arg("max_threads_per_sm") = 2048, py::arg("epilogue_full_blocks") = false,
+        py::arg("raise_on_fault") = true);
+  m.def("simt_active", &simt_active);
+  m.def("simt_report", &simt_report_py);
+  m.def("simt_quantize_bytes", [](const at::Tensor& x, const std::string& kind) {
+    TORCH_CHECK_VALUE(x.scalar_type() == at::kFloat && x.is_cpu(), "simt_quantize_bytes: a float32 CPU tensor");
+    return simt_quantize_bytes(x, quant_kind(kind));
+  }, py::arg("x"), py::arg("kind"));
+  m.def("simt_run_planted", &simt_run_planted, py::arg("which"), py::arg("input"), py::arg("output"));
+  m.def("simt_executed_kernels", &simt_executed_kernels, py::arg("path"));
+}
+
+}  // namespace aiter
