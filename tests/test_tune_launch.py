@@ -101,3 +101,25 @@ def test_table_json_round_trips(tmp_path, tuner):
              "pass1": {"grid_waves=2": {"key": "grid_waves", "value": 2, **tuner.summarise([1.01])}}, "pass2": {}}
     md = tuner.summary_markdown(json.loads(json.dumps(table)))
     assert "`grid_waves=2` | 1.010" in md and "(empty: derived defaults)" in md
+
+
+def test_each_alternative_runs_under_its_own_spec(tuner, monkeypatch):
+    """Timed interleaved, every callable (the defaults' too) must set its own
+    override: the one before it leaves its spec behind."""
+    seen = []
+
+    def fake_time_rounds(timer, fns, rounds):
+        order = list(fns)[::-1] + list(fns)
+        for name in order:
+            fns[name]()
+            seen.append((name, _C.launch_tune()))
+        return {name: (10.0 + i, 0.0) for i, name in enumerate(fns)}
+
+    monkeypatch.setattr(tuner.bench, "time_rounds", fake_time_rounds)
+    args = tuner.parse_args(["--device", "cpu"])
+    case = next(c for c in tuner.bench.CASES if c.name == "qk_q_strided")
+    with tuning.tables({}), tuning.override(""):
+        ratios = tuner.cell_ratios(case, 4, ["grid_waves=2", "decode_slices=1"], args, timer=None)
+        assert _C.launch_tune() == ""
+    assert all(name == tune for name, tune in seen) and len(seen) == 6
+    assert ratios == {"grid_waves=2": 11.0 / 10.0, "decode_slices=1": 12.0 / 10.0}
