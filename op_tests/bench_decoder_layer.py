@@ -26,7 +26,7 @@ L2 flushed before each call, random order, medians of --rounds rounds), at
 prefill T = 8192 and decode batch 64. Before timing, the variants' Q/K norm
 outputs must be equal bit for bit and their layer outputs equal within bf16
 rounding of the output projection (its input is a strided view in one variant
-and a dense copy in the other).
+and a dense copy in the other; GEMM kernels may round differently).
 
 GPU:        python3 op_tests/bench_decoder_layer.py --json layer.json --md layer.md
 CPU smoke:  python3 op_tests/bench_decoder_layer.py --device cpu --quick   (small shapes, no graphs, no timing)
@@ -140,13 +140,16 @@ def check_variants(layer: Layer) -> dict:
         out, res, q, k = outs[v]
         if not (torch.equal(q, ref[2]) and torch.equal(k, ref[3])):
             raise SystemExit(f"{v}: the Q/K norm differs from the guard's")
-        if not torch.equal(res, ref[1]):
-            raise SystemExit(f"{v}: the residual differs from the guard's")
-        diff = (out.float() - ref[0].float()).abs().max().item()
-        scale = ref[0].float().abs().max().item()
-        if not diff <= 0.02 * scale:  # also catches NaN
-            raise SystemExit(f"{v}: layer output differs from the guard's by {diff:.3g} (output max {scale:.3g})")
-        report[v] = diff
+        # The output projection reads a strided view in one variant and a
+        # dense copy in the other: GEMM kernels may differ in rounding.
+        diffs = []
+        for name, got, want in (("layer output", out, ref[0]), ("residual", res, ref[1])):
+            diff = (got.float() - want.float()).abs().max().item()
+            scale = want.float().abs().max().item()
+            if not diff <= 0.02 * scale:  # also catches NaN
+                raise SystemExit(f"{v}: {name} differs from the guard's by {diff:.3g} (max {scale:.3g})")
+            diffs.append(diff)
+        report[v] = max(diffs)
     return report
 
 
