@@ -74,7 +74,9 @@ def test_cpu_run_writes_a_table(tmp_path):
     table = tuning.read_table(out)  # loads as a table: bit-neutral keys, key matches the device
     assert table["key"] == _C.device_key(table["device"])
     assert set(table["pass1"]) == {"grid_waves=0", "grid_waves=2", "decode_slices=1"}  # 4 is the default
-    assert len(table["cells_pass1"]) == 6 and table["cells_pass1"][0] == ["qk_q_strided", 8]
+    # Three benchmark cases at T = 8 and 64, one norm-family case at 8; T-major.
+    assert len(table["cells_pass1"]) == 7 and table["cells_pass1"][0] == ["qk_q_strided", 8]
+    assert ["add_smoothq_int8_h4096", 8] in table["cells_pass1"][:4]
     assert table["tune"] == "" or table["chosen"]["cells"] > 0
     assert "| pass | alternative |" in proc.stdout
 

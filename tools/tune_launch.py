@@ -2,16 +2,18 @@
 """Tune the launch policy on this GPU and write its table
 (aiter/tuning/<device key>.json, loaded by aiter at first use on that GPU).
 
-  python3 tools/tune_launch.py                      # ~2 min on an H100; writes aiter/tuning/<key>.json
+  python3 tools/tune_launch.py                      # writes aiter/tuning/<device key>.json (--budget-s: 150 s)
   python3 tools/tune_launch.py --budget-s 90 --out table.json
   python3 tools/tune_launch.py --device cpu --quick --out /tmp/t.json   # CPU smoke run of the machinery
 
 It times the benchmark's cases (op_tests/bench_rmsnorm.py: same data, same
-interleaved CUDA-event timer with the L2 flushed before each call) on a set
-of cells (case x T). In each cell the derived defaults (no table) and every
-alternative value of every table key (aiter.tuning.SWEEP_GRID, or --grid)
-run in one interleaved loop, each alternative switched in call by call
-through the launch override, so all run under the same clocks.
+interleaved CUDA-event timer with the L2 flushed before each call) and a few
+of the norm family's (op_tests/bench_norm_family.py: quantising RMSNorm,
+LayerNorm) on a set of cells (case x T). In each cell the derived defaults
+(no table) and every alternative value of every table key
+(aiter.tuning.SWEEP_GRID, or --grid) run in one interleaved loop, each
+alternative switched in call by call through the launch override, so all
+run under the same clocks.
 
 Pass 1 compares each single-key change with the defaults: a value qualifies
 where the geometric mean of its per-cell time ratios is at most
@@ -45,6 +47,7 @@ import torch  # noqa: E402
 
 import aiter  # noqa: E402
 from aiter import _C, tuning  # noqa: E402
+import bench_norm_family as family  # noqa: E402
 import bench_rmsnorm as bench  # noqa: E402
 
 # Cells the tuner times: the benchmark's layouts where the issue's targets
@@ -53,8 +56,15 @@ import bench_rmsnorm as bench  # noqa: E402
 CASES = ("qk_q_strided", "qk_k_strided", "qk_q_contig", "2d_h2048", "2d_h4096_rowstrided", "2d_h8192",
          "2d_h16384_rowstrided", "add_h4096", "add_qk_strided")
 TOKENS = (8192, 1024, 8, 32768)  # pass order: a run cut short by its budget still covers each regime early
+# The same keys steer the rest of the norm family (quantising RMSNorm,
+# LayerNorm): a few of op_tests/bench_norm_family.py's cases (those whose op
+# leaves its inputs alone, so outputs compare bit for bit) at decode and
+# bandwidth-bound T.
+FAMILY_CASES = ("dynq_fp8_h4096", "groupq_fp8_h4096_g128", "add_smoothq_int8_h4096", "layernorm_h4096")
+FAMILY_TOKENS = (8192, 8)
 QUICK_CASES = ("qk_q_strided", "2d_h4096", "add_h4096")
 QUICK_TOKENS = (8, 64)
+QUICK_FAMILY = ("add_smoothq_int8_h4096",)
 PASS1_SHARE = 0.65
 
 
@@ -121,11 +131,17 @@ def _outputs(out) -> tuple:
     return tuple(t.clone() for t in (out if isinstance(out, (tuple, list)) else (out,)))
 
 
-def cell_ratios(case, T: int, specs: list, args, timer) -> dict:
-    """{spec: time / defaults' time} on one cell, all specs and the defaults
-    interleaved; every spec's outputs checked bit for bit first."""
-    d = bench.make_data(case, T, bench.DTYPES[args.dtype], args.device, args.eps)
-    ours = bench.build_ours(d)
+def cell_ratios(cell, T: int, specs: list, args, timer) -> dict:
+    """{spec: time / defaults' time} on one cell (a benchmark case or a
+    norm-family case at T), all specs and the defaults interleaved; every
+    spec's outputs checked bit for bit first."""
+    dtype = bench.DTYPES[args.dtype]
+    if isinstance(cell, str):
+        ours = family.CASES[cell](T, dtype, args.device, args.eps).ours
+        name = cell
+    else:
+        ours = bench.build_ours(bench.make_data(cell, T, dtype, args.device, args.eps))
+        name = cell.name
 
     def under(spec):
         """ours with `spec` as the override: every call sets its own (the
@@ -142,7 +158,7 @@ def cell_ratios(case, T: int, specs: list, args, timer) -> dict:
         got = _outputs(fn())
         for g, w in zip(got, want):
             if not torch.equal(g, w):
-                raise SystemExit(f"tuning changed results: {spec} on {case.name} T={T} "
+                raise SystemExit(f"tuning changed results: {spec} on {name} T={T} "
                                  f"(max diff {(g.float() - w.float()).abs().max().item():.3g}); not a table key")
         fns[spec] = fn
     times = bench.time_rounds(timer, fns, args.rounds)
@@ -151,21 +167,25 @@ def cell_ratios(case, T: int, specs: list, args, timer) -> dict:
     return {spec: times[spec][0] / base for spec in specs}
 
 
+def cell_name(cell) -> str:
+    return cell if isinstance(cell, str) else cell.name
+
+
 def run_pass(name: str, cells: list, specs: list, args, timer, deadline: float) -> tuple:
-    """({spec: [ratio per finished cell]}, finished cells)."""
+    """({spec: [ratio per finished cell]}, finished cells as (name, T))."""
     ratios = {spec: [] for spec in specs}
     done = []
-    for case, T in cells:
+    for cell, T in cells:
         if done and time.monotonic() > deadline:
             log(f"{name}: budget reached after {len(done)}/{len(cells)} cells")
             break
         t0 = time.monotonic()
-        r = cell_ratios(case, T, specs, args, timer)
+        r = cell_ratios(cell, T, specs, args, timer)
         for spec in specs:
             ratios[spec].append(r[spec])
-        done.append((case.name, T))
+        done.append((cell_name(cell), T))
         best = min(r, key=r.get) if r else None
-        log(f"{name}: {case.name} T={T}: {len(specs)} alternatives, best {best} {r.get(best, 1):.3f}x "
+        log(f"{name}: {cell_name(cell)} T={T}: {len(specs)} alternatives, best {best} {r.get(best, 1):.3f}x "
             f"({time.monotonic() - t0:.1f} s)")
         if args.device == "cuda":
             torch.cuda.empty_cache()
@@ -213,18 +233,23 @@ def parse_args(argv=None):
     p.add_argument("--budget-s", type=float, default=150.0, help="time for both passes, after start-up")
     p.add_argument("--cases", nargs="+", help=f"default {CASES}")
     p.add_argument("--tokens", nargs="+", type=int, help=f"default {TOKENS}")
+    p.add_argument("--family-cases", nargs="*", help=f"bench_norm_family.py cases (default {FAMILY_CASES})")
+    p.add_argument("--family-tokens", nargs="+", type=int, help=f"default {FAMILY_TOKENS}")
     p.add_argument("--grid", nargs="+", metavar="KEY=V1/V2", help="values to try (default aiter.tuning.SWEEP_GRID)")
     p.add_argument("--min-gain", type=float, default=0.01, help="geomean speed-up a change must bring")
     p.add_argument("--max-loss", type=float, default=0.03, help="most any cell may slow down")
     p.add_argument("--dtype", default="bf16", choices=list(bench.DTYPES))
     p.add_argument("--warmup", type=float, default=5, help="ms per implementation per round")
-    p.add_argument("--rep", type=float, default=15, help="ms per implementation per round")
+    p.add_argument("--rep", type=float, default=10, help="ms per implementation per round")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--eps", type=float, default=1e-6)
     p.add_argument("--quick", action="store_true", help=f"cases {QUICK_CASES}, tokens {QUICK_TOKENS}")
     args = p.parse_args(argv)
     args.cases = args.cases or list(QUICK_CASES if args.quick else CASES)
     args.tokens = args.tokens or list(QUICK_TOKENS if args.quick else TOKENS)
+    if args.family_cases is None:
+        args.family_cases = list(QUICK_FAMILY if args.quick else FAMILY_CASES)
+    args.family_tokens = args.family_tokens or list(QUICK_TOKENS[:1] if args.quick else FAMILY_TOKENS)
     return args
 
 
@@ -241,10 +266,13 @@ def main(argv=None) -> dict:
         for v in values:
             _C.check_tune(f"{key}={v}", table=True)  # table keys only, valid values
     by_name = {c.name: c for c in bench.CASES}
-    unknown = set(args.cases) - set(by_name)
+    unknown = (set(args.cases) - set(by_name)) | (set(args.family_cases) - set(family.CASES))
     if unknown:
         raise SystemExit(f"unknown case(s) {sorted(unknown)}")
-    cells = [(by_name[c], T) for T in args.tokens for c in args.cases]
+    cells = []
+    for T in list(args.tokens) + [t for t in args.family_tokens if t not in args.tokens]:
+        cells += [(by_name[c], T) for c in args.cases if T in args.tokens]
+        cells += [(c, T) for c in args.family_cases if T in args.family_tokens]
 
     with tuning.tables({}), tuning.override(""):  # the baseline: derived defaults
         name, derived, props = device_description(args)
@@ -262,7 +290,7 @@ def main(argv=None) -> dict:
             contenders = final_specs(chosen)
             pass2, cells2 = {}, []
             if contenders:
-                todo = [c for c in cells if (c[0].name, c[1]) in set(cells1)]
+                todo = [c for c in cells if (cell_name(c[0]), c[1]) in set(cells1)]
                 ratios2, cells2 = run_pass("pass 2", todo, contenders, args, timer, begin + args.budget_s)
                 pass2 = {spec: summarise(ratios2[spec]) for spec in contenders}
         tune = pick(pass2, args.min_gain, args.max_loss)
