@@ -898,7 +898,7 @@ def prewarm_compile(args) -> None:
                     continue
                 d = make_data(case, T, DTYPES[dtype_name], args.device, args.eps)
                 for impl in [i for i in PEERS if i.name in ("compile", "liger")]:
-                    if impl.name == "liger" and args.no_liger:
+                    if (impl.name == "liger" and args.no_liger) or (impl.name == "compile" and args.no_compile):
                         continue
                     try:
                         impl.build(d)()
