@@ -904,6 +904,9 @@ def prewarm_compile(args) -> None:
                         impl.build(d)()
                     except Skip:
                         pass
+                    except Exception as e:  # the benchmark reports it in its table (build_checked)
+                        log(f"prewarm: {impl.name} on {case.name} T={T} failed: {type(e).__name__}: "
+                            f"{str(e).splitlines()[0][:160] if str(e) else ''}")
                 sync(args.device)
                 del d
                 if args.device == "cuda":

@@ -60,8 +60,8 @@ $PY -c "import aiter; assert aiter.gpu_backend_available(), 'no GPU kernels in t
 stage "waiting for the background jobs"
 if wait $FI_PID; then tail -1 /tmp/fi_build.log; else
   echo "!!! FLASHINFER WRAPPER BUILD FAILED: the benchmark runs without its column"; tail -30 /tmp/fi_build.log; fi
-wait $PREWARM_PID || { tail -30 /tmp/prewarm.log; die "prewarm (Inductor / Liger compile)"; }
-tail -1 /tmp/prewarm.log
+if wait $PREWARM_PID; then grep "failed" /tmp/prewarm.log || true; tail -1 /tmp/prewarm.log; else
+  echo "!!! PREWARM FAILED: the benchmark compiles its peers itself (slower)"; tail -30 /tmp/prewarm.log; fi
 
 stage "tune (budget ${TUNE_BUDGET_S} s)"
 need $((TUNE_BUDGET_S + 200)) "the tuner and what follows"
