@@ -65,6 +65,7 @@ setup(
     license="MIT",
     license_files=["LICENSE"],
     packages=find_packages(include=["aiter", "aiter.*"]),
+    package_data={"aiter.tuning": ["*.json"]},  # per-GPU launch tables
     python_requires=">=3.9",
     install_requires=["torch"],
     ext_modules=[extension()],

@@ -29,6 +29,9 @@ from .ops.norm import (
     layernorm2d_fwd_with_smoothquant,
 )
 from .ops.qk_norm import qk_rmsnorm
+from . import tuning
+
+tuning.register()  # per-GPU launch tables (aiter/tuning/*.json); applied at a device's first launch
 
 __version__ = "0.1.0+strided"
 

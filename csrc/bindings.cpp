@@ -8,6 +8,7 @@
 #include <torch/library.h>
 
 #include "eager_bindings.h"
+#include "launch_policy_bindings.h"
 #include "simt_bindings.h"
 #include "host/gpu_launch.h"
 #include "host/launch_simulation.h"
@@ -15,6 +16,7 @@
 #include "host/norm_launcher.h"
 #include "host/norm_ops.h"
 #include "include/launch_config.h"
+#include "include/launch_tune.h"
 #include "include/quant_convert.h"
 
 #include <ATen/Parallel.h>
@@ -102,7 +104,10 @@ py::dict counts_dict(const AccessCounts& a) {
 // kernel's paths for layouts that would take them); decode_split is
 // TargetInfo::decode_split (0 no split decode launches, 1 every variant's,
 // 2 the quantising variants', the GPU's default); dense_split is
-// TargetInfo::dense_decode_split; walk false plans only (config,
+// TargetInfo::dense_decode_split. The target is the one derive_target gives
+// those properties (wave64 ones are gfx9, built by ROCm: its block bounds),
+// with the flags above, then `tune` (an AITER_LAUNCH_TUNE / table spec, e.g.
+// a per-GPU table's) applied on top. walk false plans only (config,
 // compact_params and shape violations; no access counts).
 py::dict simulate_launch_py(const at::Tensor& out, const at::Tensor& input, const at::Tensor& weight,
                             const c10::optional<at::Tensor>& residual_in,
@@ -112,7 +117,7 @@ py::dict simulate_launch_py(const at::Tensor& out, const at::Tensor& input, cons
                             const c10::optional<at::Tensor>& out_before_quant,
                             const c10::optional<at::Tensor>& k, const c10::optional<at::Tensor>& k_out,
                             const c10::optional<at::Tensor>& k_weight, bool async_copy, bool dense_rows,
-                            int decode_split, bool dense_split, bool walk) {
+                            int decode_split, bool dense_split, const std::string& tune, bool walk) {
   const bool add = residual_in.has_value();
   TORCH_CHECK_VALUE(add == residual_out.has_value(),
                     aiter::message("simulate_launch: pass both residuals or neither"));
@@ -126,15 +131,20 @@ py::dict simulate_launch_py(const at::Tensor& out, const at::Tensor& input, cons
   call.input_b = opt(k);
   call.out_b = opt(k_out);
   call.weight_b = opt(k_weight);
-  TargetInfo target{warp_size, sm_count, max_threads_per_sm};
-  // Wave64 targets are gfx9, built by ROCm: its blocks' bounds.
-  target.epilogue_full_blocks = warp_size == 64 ? 0 : 1;
-  target.async_copy = async_copy ? 1 : 0;
+  DeviceProps props;
+  props.warp_size = warp_size;
+  props.sm_count = sm_count;
+  props.max_threads_per_sm = max_threads_per_sm;
+  props.async_copy = async_copy ? 1 : 0;
+  props.epilogue_full_blocks = warp_size == 64 ? 0 : 1;
+  TargetInfo target = derive_target(props);
   target.dense_rows = dense_rows ? 1 : 0;
   TORCH_CHECK_VALUE(decode_split >= 0 && decode_split <= 2,
                     aiter::message("simulate_launch: decode_split must be 0, 1 or 2, got ", decode_split));
   target.decode_split = decode_split;
   target.dense_decode_split = dense_split ? 1 : 0;
+  const std::string why = apply_tune(&target, tune);
+  TORCH_CHECK_VALUE(why.empty(), aiter::message("simulate_launch: tune: ", why));
   const SimulationResult r = simulate_launch(call, target, blocks_per_sm, walk);
   py::dict config;
   config["vec"] = r.config.vec;
@@ -242,9 +252,10 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("yscale") = py::none(), py::arg("group_size") = 0, py::arg("out_before_quant") = py::none(),
         py::arg("k") = py::none(), py::arg("k_out") = py::none(), py::arg("k_weight") = py::none(),
         py::arg("async_copy") = false, py::arg("dense_rows") = true, py::arg("decode_split") = 2,
-        py::arg("dense_split") = true, py::arg("walk") = true);
+        py::arg("dense_split") = true, py::arg("tune") = "", py::arg("walk") = true);
   m.attr("max_row_dims") = aiter::kMaxRowDims;
   m.def("quantize_bytes", &aiter::quantize_bytes_py, py::arg("x"), py::arg("kind"));
   aiter::register_eager_entries(m);
+  aiter::register_launch_policy(m);
   aiter::register_simt_bindings(m);
 }

@@ -13,6 +13,13 @@ times:
            residual.contiguous()) and then ours
   liger    Liger-Kernel's Triton RMSNorm on a contiguous 2D copy, when
            importable (fused: LigerFusedAddRMSNormFunction, when present)
+  flashinfer  FlashInfer's header-only CUDA kernels (include/flashinfer/norm.cuh
+           of the flashinfer-python wheel, built at bench time by
+           op_tests/peers/flashinfer_norm.py; never a dependency) on the view
+           as given where they take it: RMSNorm on 2D rows with one row
+           stride, FusedAddRMSNorm (in place, as its API is) on 2D rows,
+           QKRMSNorm on (T, heads, head_dim) views with token and head
+           strides; the 3D fused add is not supported (no column there)
   copy     a device-to-device copy moving the same number of bytes (N read +
            N written), the bandwidth roof
 
@@ -32,6 +39,7 @@ import functools
 import importlib
 import json
 import math
+import os
 import platform
 import random
 import statistics
@@ -43,7 +51,11 @@ from typing import Callable, Optional
 import torch
 import torch.nn.functional as F
 
-import aiter
+try:
+    import aiter
+except ImportError:  # --prewarm-compile runs before the extension is built
+    aiter = None
+from peers import flashinfer_norm
 
 # ----------------------------------------------------------------------------
 # Cases
@@ -227,6 +239,44 @@ def build_liger(d: CaseData) -> Callable:
     return lambda: fn.apply(x.contiguous().reshape(-1, hidden), w, eps, 0.0, "llama")
 
 
+def _flashinfer():
+    try:
+        return flashinfer_norm.load()
+    except flashinfer_norm.Unavailable as e:
+        raise Skip(f"FlashInfer not available: {e}".splitlines()[0][:200]) from None
+
+
+def build_flashinfer(d: CaseData) -> Callable:
+    if d.x.device.type != "cuda":
+        raise Skip("FlashInfer needs a CUDA device")
+    x, w, eps = d.x, d.w, d.eps
+    if d.case.fused and x.dim() != 2:
+        raise Skip("FlashInfer's FusedAddRMSNorm takes 2D rows with one row stride")
+    if x.dim() not in (2, 3):
+        raise Skip(f"FlashInfer's norms take 2D rows or (T, heads, D) views, not {x.dim()}D")
+    fi = _flashinfer()
+    if d.case.fused:
+        # In place (input <- normed, residual <- sum): its own copies of the
+        # inputs, so the other implementations keep theirs. Each timed call
+        # normalises the last call's output again; the bytes moved are the
+        # same as ours (two tensors read, two written).
+        xb, rb = x.clone(), d.res.clone()
+        return lambda: fi.fused_add_rmsnorm(xb, rb, w, eps)
+    out = d.empty_like_x()
+    if x.dim() == 3:
+        return lambda: fi.qk_rmsnorm(out, x, w, eps)
+    return lambda: fi.rmsnorm(out, x, w, eps)
+
+
+def flashinfer_status() -> str:
+    """The header line for FlashInfer: its version, or why it is absent."""
+    try:
+        fi = flashinfer_norm.load()
+    except flashinfer_norm.Unavailable as e:
+        return f"not available ({str(e).splitlines()[0][:200]}): no FlashInfer column"
+    return f"{fi.version} (header kernels of the flashinfer-python wheel, built at bench time)"
+
+
 @dataclass(frozen=True)
 class Impl:
     name: str
@@ -235,7 +285,7 @@ class Impl:
 
 OURS = Impl("ours", build_ours)
 PEERS = [Impl("eager", build_eager), Impl("compile", build_compile),
-         Impl("guard", build_guard), Impl("liger", build_liger)]
+         Impl("guard", build_guard), Impl("liger", build_liger), Impl("flashinfer", build_flashinfer)]
 COPY = "copy"
 
 # ----------------------------------------------------------------------------
@@ -629,7 +679,7 @@ def host_markdown(results: list) -> str:
 # Reporting
 # ----------------------------------------------------------------------------
 
-TABLE_PEERS = ("eager", "compile", "guard", "liger")
+TABLE_PEERS = ("eager", "compile", "guard", "liger", "flashinfer")
 
 
 def _fmt(v, spec: str, missing: str = "—") -> str:
@@ -690,6 +740,7 @@ PLOT_STYLE = {  # fixed colours, so an absent peer does not recolour the others
     "compile": dict(color="tab:green", marker="o", ms=3, label="compile"),
     "guard": dict(color="tab:brown", marker="o", ms=3, label="guard (.contiguous + ours)"),
     "liger": dict(color="tab:purple", marker="o", ms=3, label="liger"),
+    "flashinfer": dict(color="tab:orange", marker="o", ms=3, label="flashinfer"),
     COPY: dict(color="black", ls="--", label="copy roof"),
 }
 
@@ -754,7 +805,9 @@ def make_header(args, timer: Timer, peak_copy_gbps: float) -> dict:
     return {
         "device": gpu, "torch": torch.__version__, "cuda": torch.version.cuda,
         "triton": _version("triton"), "liger_kernel": _version("liger-kernel"),
+        "flashinfer": "not run (--no-flashinfer)" if args.no_flashinfer else flashinfer_status(),
         "aiter": getattr(aiter, "__version__", None), "python": platform.python_version(),
+        "launch_policy": launch_policy(args.device),
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "timer": timer.method, "warmup_ms": args.warmup, "rep_ms": args.rep, "rounds": args.rounds,
         "eps": args.eps,
@@ -762,6 +815,17 @@ def make_header(args, timer: Timer, peak_copy_gbps: float) -> dict:
         "copy_gbps_note": f"dst.copy_(src), {args.peak_copy_mb} MiB each way, (read+written)/time",
         "cases": {c.name: describe_case(c) for c in selected_cases(args)},
     }
+
+
+def launch_policy(device: str) -> str:
+    """Where ours' launch policy came from on this GPU (derived defaults, a
+    per-GPU table, an override)."""
+    if device != "cuda":
+        return "CPU backend (no launch policy)"
+    try:
+        return aiter.tuning.describe()
+    except Exception as e:  # an older build without the launch-policy bindings
+        return f"unknown ({type(e).__name__}: {e})"
 
 
 def selected_cases(args) -> list:
@@ -781,6 +845,7 @@ def parse_args(argv=None):
     p.add_argument("--quick", action="store_true", help=f"tokens {QUICK_TOKENS}, cases {QUICK_CASES}")
     p.add_argument("--no-compile", action="store_true", help="skip torch.compile")
     p.add_argument("--no-liger", action="store_true", help="skip Liger-Kernel")
+    p.add_argument("--no-flashinfer", action="store_true", help="skip FlashInfer")
     p.add_argument("--warmup", type=float, default=25, help="warm-up per measurement, ms")
     p.add_argument("--rep", type=float, default=100, help="timed repetitions per measurement, ms")
     p.add_argument("--timer", default="events", choices=["events", "do_bench"],
@@ -796,6 +861,9 @@ def parse_args(argv=None):
     p.add_argument("--md", help="write the markdown report")
     p.add_argument("--plot", help="write a PNG of GB/s vs T (bf16, else the first dtype)")
     p.add_argument("--merge", nargs="+", metavar="JSON", help="no timing: merge these runs' JSON into one report")
+    p.add_argument("--prewarm-compile", action="store_true",
+                   help="no timing: compile the Inductor (and Liger) peers of every selected cell, so a later run "
+                        "finds them in Inductor's and Triton's on-disk caches; needs no aiter build")
     args = p.parse_args(argv)
     args.tokens = args.tokens or list(QUICK_TOKENS if args.quick else ALL_TOKENS)
     return args
@@ -815,10 +883,46 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def prewarm_compile(args) -> None:
+    """Compiles the peers the way run_case does (same data layout, one fresh
+    compile per cell) without timing anything: a benchmark run afterwards
+    (another process) then loads Inductor's FX graphs and Triton's kernels
+    from their on-disk caches instead of compiling them again. Can run while
+    aiter itself is still being built."""
+    started = time.monotonic()
+    for case in selected_cases(args):
+        for dtype_name in args.dtype:
+            elem = torch.empty((), dtype=DTYPES[dtype_name]).element_size()
+            for T in args.tokens:
+                if case.est_peak_bytes(T, elem) / 1e9 > args.max_gb:
+                    continue
+                d = make_data(case, T, DTYPES[dtype_name], args.device, args.eps)
+                for impl in [i for i in PEERS if i.name in ("compile", "liger")]:
+                    if (impl.name == "liger" and args.no_liger) or (impl.name == "compile" and args.no_compile):
+                        continue
+                    try:
+                        impl.build(d)()
+                    except Skip:
+                        pass
+                    except Exception as e:  # the benchmark reports it in its table (build_checked)
+                        log(f"prewarm: {impl.name} on {case.name} T={T} failed: {type(e).__name__}: "
+                            f"{str(e).splitlines()[0][:160] if str(e) else ''}")
+                sync(args.device)
+                del d
+                if args.device == "cuda":
+                    torch.cuda.empty_cache()
+            log(f"prewarm: {case.name} {dtype_name} ({time.monotonic() - started:.0f} s)")
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     if args.merge:
         return merge(args)
+    if args.prewarm_compile:
+        with torch.no_grad():
+            return prewarm_compile(args)
+    if aiter is None:
+        import aiter as _  # noqa: F401  (raise the import error here)
     check_device(args)
     torch.manual_seed(args.seed)
     for knob in ("cache_size_limit", "recompile_limit"):  # belt and braces with the per-case reset
@@ -832,12 +936,13 @@ def main(argv=None) -> None:
     peak_copy_gbps = gbps(2 * peak_mb << 20, roof.us(2 * peak_mb << 20))
     roof._times.clear()
     impls = [i for i in PEERS if not (args.no_compile and i.name == "compile")
-             and not (args.no_liger and i.name == "liger")]
+             and not (args.no_liger and i.name == "liger") and not (args.no_flashinfer and i.name == "flashinfer")]
     cases = selected_cases(args)
     header = make_header(args, timer, peak_copy_gbps)
     log(f"{header['device']} | torch {header['torch']} | {timer.method} | peak copy {peak_copy_gbps:.0f} GB/s")
 
     rows, sections = [], []
+    started = time.monotonic()
     with torch.no_grad():
         for case in cases:
             for dtype_name in args.dtype:
@@ -848,7 +953,7 @@ def main(argv=None) -> None:
                     if est_gb > args.max_gb:
                         log(f"skip {case.name} {dtype_name} T={T}: ~{est_gb:.1f} GB > --max-gb {args.max_gb}")
                         continue
-                    log(f"{case.name} {dtype_name} T={T}")
+                    log(f"{case.name} {dtype_name} T={T} ({time.monotonic() - started:.0f} s)")
                     case_rows += run_case(case, dtype_name, T, args, timer, roof, impls)
                     if args.device == "cuda":
                         torch.cuda.empty_cache()
@@ -856,6 +961,8 @@ def main(argv=None) -> None:
                     sections.append(case_markdown(case, dtype_name, case_rows))
                     print(sections[-1] + "\n", flush=True)
                 rows += case_rows
+                if args.json:  # so far, in case the run is cut short; rewritten at the end
+                    dump_json(args.json, dict(header, partial=True), rows, [])
 
     host = host_overhead(args.device, args.host_iters, args.eps) if args.host_iters > 0 else []
     write_reports(args, header, rows, host, cases)
@@ -878,13 +985,18 @@ def write_reports(args, header: dict, rows: list, host: list, cases: list) -> No
         with open(args.md, "w") as f:
             f.write(header_markdown(header) + "\n\n" + "\n\n".join(sections) + "\n")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"header": header, "rows": rows, "host_overhead": host}, f, indent=1)
+        dump_json(args.json, header, rows, host)
     if args.plot:
         plot_dtype = "bf16" if "bf16" in args.dtype else args.dtype[0]
         problem = write_plot(args.plot, rows, cases, plot_dtype)
         if problem:
             log(problem)
+
+
+def dump_json(path: str, header: dict, rows: list, host: list) -> None:
+    with open(path + ".tmp", "w") as f:
+        json.dump({"header": header, "rows": rows, "host_overhead": host}, f, indent=1)
+    os.replace(path + ".tmp", path)
 
 
 def merge(args) -> None:

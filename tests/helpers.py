@@ -222,3 +222,23 @@ class ByteCanariedView:
 
     def unchanged(self):
         return torch.equal(self.bytes, self.snapshot)
+
+
+def table_specs():
+    """{name: tune spec} of every launch table the tests walk: the derived
+    defaults, each committed per-GPU table (aiter/tuning/*.json), each value
+    the tuner sweeps other than the default (a table it writes is one or more
+    of these), and two tables setting every key at once (all paths off; the
+    other way)."""
+    from aiter import _C, tuning
+    default = _C.derive_target(warp_size=32, sm_count=132, max_threads_per_sm=2048, async_copy=True)
+    specs = {"derived": ""}
+    specs.update({f"table-{p.stem}": tuning.read_table(p)["tune"] for p in tuning.table_paths()})
+    for key, values in tuning.SWEEP_GRID.items():
+        for v in values:
+            if v != default[key]:
+                specs[f"{key}={v}"] = f"{key}={v}"
+    specs["all-off"] = ("grid_waves=0,stage_rows=0,batch_rows=0,dense_rows=0,dense_prefetch=0,short_threads=128,"
+                        "packed_threads=128,decode_split=0,decode_slices=1,dense_split=0")
+    specs["all-other"] = "grid_waves=2,short_threads=512,packed_threads=512,decode_split=1,decode_slices=8"
+    return specs

@@ -18,6 +18,8 @@ import pytest
 import torch
 
 import aiter
+from aiter import tuning
+from helpers import table_specs
 
 EPS = 1e-6
 # Long rows (decode_split applies) at 16-byte and scalar vector widths; 769 and
@@ -155,3 +157,71 @@ def test_multi_wave_launch_matches_single_wave_launches(device, op, hidden, dtyp
             assert torch.equal(got, want[first:first + sms]), (
                 f"{op.__name__}: rows {first}..{first + sms - 1} of a {rows}-row launch differ from "
                 f"the same rows launched alone (hidden {hidden}, {dtype})")
+
+
+# ---------------------------------------------------------------- per-GPU tables
+# Tuning never changes results: under every launch table the tests know
+# (tests/helpers.py: table_specs: each committed per-GPU table, each value the
+# tuner sweeps, all keys at once) every op gives the same bits as under the
+# derived defaults, for decode launches, a batch, a many-wave launch and the
+# strided Q/K slices. With the defaults batch-invariant (above), so is each table.
+def _packed_qk(rows, head_dim, dtype, device):
+    gen = torch.Generator().manual_seed(rows + head_dim)
+    qkv = (2 * torch.randn(rows, 12 * head_dim, generator=gen)).to(dtype).to(device)
+    w = (1 + 0.2 * torch.randn(head_dim, generator=gen)).to(dtype).to(device)
+    return qkv, w
+
+
+def _qk_outputs(qkv, w):
+    head_dim = qkv.shape[1] // 12
+    q = qkv[:, :8 * head_dim].view(qkv.shape[0], 8, head_dim)
+    k = qkv[:, 8 * head_dim:10 * head_dim].view(qkv.shape[0], 2, head_dim)
+    q_out, k_out = torch.empty(q.shape, dtype=q.dtype, device=q.device), torch.empty(k.shape, dtype=k.dtype,
+                                                                                    device=k.device)
+    aiter.qk_rmsnorm(q, k, w, w, EPS, q_out, k_out)
+    return q_out, k_out, aiter.rms_norm(q, w, EPS), aiter.rms_norm(k, w, EPS)
+
+
+_TABLE_INPUTS = {}  # dtype -> [(what, op, inputs)]: made once (no op writes its inputs)
+_DEFAULT_BITS = {}  # dtype -> the outputs under the derived defaults
+
+
+def _table_inputs(device, dtype):
+    """Every op over the row counts that take different launches: decode,
+    a batch, a many-wave launch; and the strided Q/K slices."""
+    if dtype not in _TABLE_INPUTS:
+        sms = torch.cuda.get_device_properties(device).multi_processor_count if device == "cuda" else 4
+        per_vector = 16 // torch.tensor([], dtype=dtype).element_size()
+        items = []
+        for op, hidden in CASES + [(add_dyn_quant_int8, h) for h in HIDDEN]:
+            waves = 3 * sms * 2048 * per_vector // hidden + 7
+            for rows in (1, 5, 2 * sms + 3) + ((waves,) if hidden in (128, 4096) else ()):
+                items.append((f"{op.__name__} hidden {hidden} rows {rows}", op,
+                              operands(device, dtype, hidden, rows)))
+        for head_dim in (64, 128, 256):
+            for rows in (1, 7, 2 * sms + 3, 3 * sms * 2048 // head_dim):
+                items.append((f"qk slices head_dim {head_dim} rows {rows}", _qk_outputs,
+                              _packed_qk(rows, head_dim, dtype, device)))
+        _TABLE_INPUTS[dtype] = items
+    return _TABLE_INPUTS[dtype]
+
+
+def _run_all(device, dtype, spec):
+    with tuning.tables({}), tuning.override(spec):
+        return [(what, op(*inputs)) for what, op, inputs in _table_inputs(device, dtype)]
+
+
+TABLE_SPECS = table_specs()
+
+
+@pytest.mark.parametrize("name", list(TABLE_SPECS))
+def test_every_table_gives_the_default_bits(device, name):
+    if device != "cuda":
+        pytest.skip("tables set the GPU launch policy")
+    for dtype in DTYPES:
+        if dtype not in _DEFAULT_BITS:
+            _DEFAULT_BITS[dtype] = _run_all(device, dtype, "")
+        got = _run_all(device, dtype, TABLE_SPECS[name])
+        for (what, g), (_, w) in zip(got, _DEFAULT_BITS[dtype]):
+            for a, b in zip(g, w):
+                assert torch.equal(a, b), f"{name}: {what} ({dtype}) differs from the derived defaults' bits"

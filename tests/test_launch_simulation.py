@@ -9,7 +9,7 @@ import torch
 
 from aiter import _C
 from layouts import OUTPUT_LAYOUT_FOR, ZERO_COPY_LAYOUTS, dense, odd_offset
-from helpers import span
+from helpers import span, table_specs
 
 TARGETS = {  # warp width, SMs/CUs, resident threads per SM/CU
     "gfx942": (64, 304, 2048),
@@ -510,3 +510,76 @@ def test_dense_row_launches(target, layout, hidden, variant):
         # dense_rows).
         if few["vec"] == many["vec"]:
             assert (few["lanes"] // few["split"], few["chunks"] * few["split"]) == (many["lanes"], many["chunks"])
+
+
+# ---------------------------------------------------------------- per-GPU tables
+# Each launch table the tests know (tests/helpers.py: table_specs), walked on
+# warp-32 and wave64 targets: at their real SM counts (decode boundaries) and
+# as two-SM GPUs (persistent grids looping, staged and batched row groups).
+TABLE_TARGETS = {  # warp, SMs, resident threads per SM, asynchronous copies
+    "h100": (32, 132, 2048, True),
+    "h100_2sm": (32, 2, 2048, True),
+    "gfx942": (64, 304, 2048, False),
+    "gfx942_2sm": (64, 2, 2048, False),
+}
+TABLE_SPECS = table_specs()
+TABLE_LAYOUTS = ("dense", "row_strided_odd", "qk3d_q", "permuted4d", "expanded")
+
+
+def table_rows(sms, hidden):
+    """Leading counts to walk: decode launches at the real SM counts; on the
+    two-SM models, launches of several waves (general kernel: 16 resident
+    256-thread blocks of 16 short rows, or 8 of one long row)."""
+    return (1, 3) if sms > 2 else (1, 300 if hidden <= 128 else 35)
+
+
+@pytest.mark.parametrize("target", list(TABLE_TARGETS))
+@pytest.mark.parametrize("spec", list(TABLE_SPECS))
+def test_every_table_launch_touches_each_element_once(spec, target):
+    warp, sms, threads, async_copy = TABLE_TARGETS[target]
+    tune = TABLE_SPECS[spec]
+    for layout in TABLE_LAYOUTS:
+        for hidden in (128, 4096):
+            for n in table_rows(sms, hidden):
+                for variant in ("rms", "add_rms", "quant"):
+                    add, quant = variant == "add_rms", variant == "quant"
+                    x = view(ZERO_COPY_LAYOUTS[layout], n, hidden)
+                    out = view(OUTPUT_LAYOUT_FOR[layout], n, hidden, torch.int8 if quant else x.dtype)
+                    r = r_out = None
+                    if add:
+                        r, r_out = (view(OUTPUT_LAYOUT_FOR[layout], n, hidden) for _ in range(2))
+                    ys = torch.zeros(x.shape[:-1]) if quant else None
+                    sim = _C.simulate_launch(out, x, torch.zeros(hidden, dtype=x.dtype), r, r_out, warp_size=warp,
+                                             sm_count=sms, max_threads_per_sm=threads, yscale=ys,
+                                             async_copy=async_copy, tune=tune)
+                    where = f"{spec} on {target}: {variant} {layout} hidden {hidden} n {n}"
+                    assert sim["shape_violations"] == "", where + ": " + sim["shape_violations"]
+                    assert sim["misaligned_vectors"] == 0 and sim["outside_span"] == 0, where
+                    passes = 2 + int(quant) if sim["config"]["chunks"] == 0 and not add else 1
+                    assert torch.equal(sim["input"]["reads"], expected_counts(x) * passes * slices(sim)), where
+                    assert torch.equal(sim["out"]["writes"], expected_counts(out)), where
+                    if add:
+                        assert torch.equal(sim["residual_out"]["writes"], expected_counts(r_out)), where
+                    if quant:
+                        assert torch.equal(sim["yscale"]["writes"], expected_counts(ys)), where
+
+
+def test_table_keys_reach_the_launch():
+    """The simulation's target takes a table's keys (else the walk above
+    would prove nothing about them)."""
+    def config(tune, n=300, hidden=128, layout="dense", sms=2):
+        x = view(ZERO_COPY_LAYOUTS[layout], n, hidden)
+        return _C.simulate_launch(torch.zeros_like(x), x, torch.zeros(hidden, dtype=x.dtype), warp_size=32,
+                                  sm_count=sms, max_threads_per_sm=2048, async_copy=True, tune=tune)["config"]
+
+    assert config("")["dense_rows"] == 1 and config("dense_rows=0")["dense_rows"] == 0
+    assert config("packed_threads=128")["threads"] == 128 and config("")["threads"] == 256
+    general = config("dense_rows=0")
+    assert general["stage_rows"] == 1 and config("dense_rows=0,stage_rows=0")["stage_rows"] == 0
+    assert config("dense_rows=0,short_threads=512")["threads"] == 512
+    grid = config("dense_rows=0,grid_waves=0")
+    assert grid["grid"] == -(-300 // grid["rows_per_block"]) and general["grid"] < grid["grid"]
+    decode = config("", n=3, hidden=4096, sms=132)
+    assert decode["slice_shift"] == 2 and config("decode_slices=1", n=3, hidden=4096, sms=132)["slice_shift"] == 0
+    with pytest.raises(ValueError, match="changes|unknown key"):
+        config("nope=1")

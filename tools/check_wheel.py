@@ -24,6 +24,9 @@ def main():
         problems.append("long description missing")
     if not any(n.startswith("aiter/_C") for n in names):
         problems.append("compiled backend missing")
+    tables = sorted(f"aiter/tuning/{p.rsplit('/', 1)[-1]}" for p in glob.glob("aiter/tuning/*.json"))
+    if any(t not in names for t in tables):
+        problems.append("per-GPU launch tables missing")
     print(f"wheel {wheel.rsplit('/', 1)[-1]}: " + ("ok" if not problems else ", ".join(problems)))
     return 1 if problems else 0
 

@@ -2,7 +2,7 @@
 """Launches one implementation of one benchmark case for ncu: two warm-up
 calls, then one call between cudaProfilerStart and cudaProfilerStop. Cases
 and T as in op_tests/bench_rmsnorm.py; implementations as its table (ours,
-compile, guard, liger, eager).
+compile, guard, liger, eager, flashinfer).
 
   ncu --profile-from-start off --section SpeedOfLight --section Occupancy \\
       --section WarpStateStats python3 tools/profile_kernels.py qk_q_strided 32768 [compile]

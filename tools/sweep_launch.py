@@ -25,7 +25,7 @@ def run_one(build: Path, tune: str, args) -> dict:
             env["AITER_LAUNCH_TUNE"] = tune
         else:
             env.pop("AITER_LAUNCH_TUNE", None)
-        cmd = [sys.executable, str(build / "op_tests" / "bench_rmsnorm.py"), "--no-compile", "--no-liger",
+        cmd = [sys.executable, str(build / "op_tests" / "bench_rmsnorm.py"), "--no-compile", "--no-liger", "--no-flashinfer",
                "--host-iters", "0", "--dtype", *args.dtype, "--cases", *args.cases,
                "--tokens", *map(str, args.tokens), "--rep", str(args.rep), "--rounds", str(args.rounds), "--json", f.name]
         subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)

@@ -74,7 +74,9 @@ def executor(target: str = "gfx942", raise_on_fault: bool = True):
     in TARGETS) inside the block."""
     t = TARGETS[target]
     path = library(t.warp)
-    _C.simt_use(path, warp_size=t.warp, sm_count=t.cus, max_threads_per_sm=t.threads_per_cu,
+    # Planned as the GPU launcher would for a device of that name: derived
+    # defaults, then its table (aiter/tuning/<name>.json), then AITER_LAUNCH_TUNE.
+    _C.simt_use(path, device=t.name, warp_size=t.warp, sm_count=t.cus, max_threads_per_sm=t.threads_per_cu,
                 epilogue_full_blocks=t.epilogue_full_blocks, raise_on_fault=raise_on_fault)
     try:
         yield t

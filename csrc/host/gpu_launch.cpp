@@ -4,9 +4,12 @@
 
 #include "message.h"
 
-#include <cstdlib>
-#include <sstream>
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 
 #ifdef AITER_WITH_GPU
 #include <ATen/cuda/CUDAContext.h>
@@ -21,51 +24,79 @@ namespace aiter {
 bool gpu_backend_available() { return true; }
 
 namespace {
-// AITER_LAUNCH_TUNE="short_chunks=1,long_chunks=4,short_quant_chunks=2,short_threads=256,grid_waves=1,batch_rows=1,stage_rows=1,dense_rows=1,dense_prefetch=1,packed_threads=256,decode_split=2,decode_slices=4,dense_split=1"
-// overrides the launch policy (read once), for launch sweeps on a new GPU.
-TargetInfo tuned(TargetInfo t) {
-  const char* env = std::getenv("AITER_LAUNCH_TUNE");
-  if (env == nullptr) return t;
-  std::stringstream spec(env);
-  std::string item;
-  while (std::getline(spec, item, ',')) {
-    const auto eq = item.find('=');
-    TORCH_CHECK_VALUE(eq != std::string::npos, "AITER_LAUNCH_TUNE: expected key=value, got '", item, "'");
-    const std::string key = item.substr(0, eq);
-    const int value = std::stoi(item.substr(eq + 1));
-    if (key == "short_chunks") t.short_row_chunks = value;
-    else if (key == "long_chunks") t.long_row_chunks = value;
-    else if (key == "short_quant_chunks") t.short_quant_row_chunks = value;
-    else if (key == "short_threads") t.short_row_threads = value;
-    else if (key == "grid_waves") t.grid_waves = value;
-    else if (key == "batch_rows") t.batch_rows = value;
-    else if (key == "stage_rows") t.stage_rows = value;
-    else if (key == "dense_rows") t.dense_rows = value;
-    else if (key == "dense_prefetch") t.dense_prefetch = value;
-    else if (key == "packed_threads") t.dense_packed_threads = value;
-    else if (key == "decode_split") t.decode_split = value;
-    else if (key == "decode_slices") t.dense_decode_slices = value;
-    else if (key == "dense_split") t.dense_decode_split = value;
-    else TORCH_CHECK_VALUE(false, "AITER_LAUNCH_TUNE: unknown key '", key, "'");
+DeviceProps device_props(int device) {
+  const cudaDeviceProp* prop = at::cuda::getDeviceProperties(device);
+  DeviceProps d;
+  // The warp width comes from the device (64 on gfx9), never a constant.
+  d.warp_size = prop->warpSize;
+  d.sm_count = prop->multiProcessorCount;
+  d.max_threads_per_sm = prop->maxThreadsPerMultiProcessor;
+  d.regs_per_sm = prop->regsPerMultiprocessor;
+  d.l2_bytes = prop->l2CacheSize;
+  d.mem_bus_bits = prop->memoryBusWidth;
+#if defined(USE_ROCM)
+  d.shared_per_sm = static_cast<int64_t>(prop->maxSharedMemoryPerMultiProcessor);
+  d.mem_clock_khz = prop->memoryClockRate;
+  d.async_copy = 0;
+#else
+  d.shared_per_sm = static_cast<int64_t>(prop->sharedMemPerMultiprocessor);
+  d.max_blocks_per_sm = prop->maxBlocksPerMultiProcessor;
+  int clock_khz = 0;  // no longer a cudaDeviceProp field in CUDA 13
+  if (cudaDeviceGetAttribute(&clock_khz, cudaDevAttrMemoryClockRate, device) == cudaSuccess)
+    d.mem_clock_khz = clock_khz;
+  d.async_copy = prop->major >= 8 ? 1 : 0;
+#endif
+  return d;
+}
+
+// The name a table is keyed by (device_key): the gfx arch on ROCm.
+std::string device_name(int device) {
+  const cudaDeviceProp* prop = at::cuda::getDeviceProperties(device);
+#if defined(USE_ROCM)
+  return prop->gcnArchName;
+#else
+  return prop->name;
+#endif
+}
+
+// A device's resolved target, kept until the policy changes
+// (launch_policy_generation): one acquire load and a compare per launch.
+// Resolved targets live for the process, one per device and policy source
+// (the tuner switches among a few specs call by call).
+constexpr int kCachedDevices = 64;
+struct DeviceSlot {
+  std::atomic<uint64_t> generation{0};
+  std::atomic<const ResolvedTarget*> entry{nullptr};
+};
+DeviceSlot g_slots[kCachedDevices];
+std::mutex g_resolve;
+std::map<std::pair<int, std::string>, std::unique_ptr<ResolvedTarget>> g_resolved;
+
+const ResolvedTarget& resolved_for(int device) {
+  const uint64_t generation = launch_policy_generation();
+  DeviceSlot* slot = device >= 0 && device < kCachedDevices ? &g_slots[device] : nullptr;
+  if (slot != nullptr && slot->generation.load(std::memory_order_acquire) == generation) {
+    if (const ResolvedTarget* e = slot->entry.load(std::memory_order_acquire)) return *e;
   }
-  return t;
+  std::lock_guard<std::mutex> lock(g_resolve);
+  ResolvedTarget r = resolve_target(device_props(device), device_name(device));
+  auto& kept = g_resolved[{device, r.source}];
+  if (!kept) kept = std::make_unique<ResolvedTarget>(std::move(r));
+  if (slot != nullptr) {
+    slot->entry.store(kept.get(), std::memory_order_release);
+    slot->generation.store(generation, std::memory_order_release);
+  }
+  return *kept;
 }
 }  // namespace
 
+DeviceProps gpu_device_props(int device) { return device_props(device); }
+std::string gpu_device_name(int device) { return device_name(device); }
+ResolvedTarget gpu_launch_target(int device) { return resolved_for(device); }
+
 void launch_row_norm_gpu(const NormParams& p, const at::Tensor& like, const char* op) {
   const c10::cuda::CUDAGuard guard(like.device());
-  const cudaDeviceProp* prop = at::cuda::getCurrentDeviceProperties();
-  // The warp width comes from the device (64 on gfx9), never a constant.
-  static const TargetInfo tuning = tuned(TargetInfo{});
-  TargetInfo target = tuning;
-  target.warp_size = prop->warpSize;
-  target.sm_count = prop->multiProcessorCount;
-  target.max_threads_per_sm = prop->maxThreadsPerMultiProcessor;
-#if defined(USE_ROCM)
-  target.async_copy = 0;
-#else
-  target.async_copy = prop->major >= 8 ? 1 : 0;
-#endif
+  const TargetInfo& target = resolved_for(like.device().index()).target;
   const LaunchConfig config = choose_launch(target, p);
   const char* why = unsupported_launch(config, target);
   TORCH_CHECK_VALUE(why == nullptr, aiter::message(op, ": group_size=", p.group_size, ": ", why ? why : ""));
@@ -98,6 +129,19 @@ void launch_row_norm_gpu(const NormParams&, const at::Tensor& like, const char*)
 
 at::Tensor quantize_bytes_gpu(const at::Tensor& x, QuantType) {
   TORCH_CHECK(false, aiter::message("quantize_bytes: this build has no GPU backend, but x is on ", x.device()));
+}
+
+DeviceProps gpu_device_props(int) {
+  TORCH_CHECK(false, "aiter: this build has no GPU backend");
+  return {};
+}
+std::string gpu_device_name(int) {
+  TORCH_CHECK(false, "aiter: this build has no GPU backend");
+  return {};
+}
+ResolvedTarget gpu_launch_target(int) {
+  TORCH_CHECK(false, "aiter: this build has no GPU backend");
+  return {};
 }
 #endif
 

@@ -1,0 +1,1 @@
+"""Benchmark-only peers built at bench time (never dependencies of aiter)."""
