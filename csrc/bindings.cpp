@@ -15,6 +15,7 @@
 #include "host/message.h"
 #include "host/norm_launcher.h"
 #include "host/norm_ops.h"
+#include "host/simt_dispatch.h"
 #include "include/launch_config.h"
 #include "include/launch_tune.h"
 #include "include/quant_convert.h"
@@ -27,8 +28,9 @@ namespace {
 at::Tensor opt(const c10::optional<at::Tensor>& t) { return t.has_value() ? *t : at::Tensor(); }
 
 // The encoders, for the exhaustive tests against torch's casts: float32 in,
-// the encoded bytes out (uint8). CPU tensors: quant_convert.h; GPU tensors:
-// the kernels' encoders (hardware conversions where they have them).
+// the encoded bytes out (uint8). CPU tensors: quant_convert.h, or the
+// kernels' encoders on the CPU SIMT executor while one is in use; GPU
+// tensors: the kernels' encoders (hardware conversions where they have them).
 at::Tensor quantize_bytes_py(const at::Tensor& x, const std::string& kind) {
   TORCH_CHECK_VALUE(x.scalar_type() == at::kFloat, "quantize_bytes: a float32 tensor");
   const QuantType q = kind == "int8" ? QuantType::kInt8
@@ -37,6 +39,7 @@ at::Tensor quantize_bytes_py(const at::Tensor& x, const std::string& kind) {
                       : QuantType::kNone;
   TORCH_CHECK_VALUE(q != QuantType::kNone, aiter::message("quantize_bytes: unknown kind ", kind));
   if (!x.is_cpu()) return quantize_bytes_gpu(x, q);
+  if (simt_active()) return simt_quantize_bytes(x, q);  // the kernels' encoders on the CPU SIMT executor
   const at::Tensor src = x.contiguous();
   at::Tensor out = at::empty(src.sizes(), src.options().dtype(at::kByte));
   const float* in = src.data_ptr<float>();

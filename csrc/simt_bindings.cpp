@@ -11,15 +11,6 @@
 namespace aiter {
 namespace {
 
-QuantType quant_kind(const std::string& kind) {
-  const QuantType q = kind == "int8" ? QuantType::kInt8
-                      : kind == "e4m3fn" ? QuantType::kFp8E4M3Fn
-                      : kind == "e4m3fnuz" ? QuantType::kFp8E4M3Fnuz
-                      : QuantType::kNone;
-  TORCH_CHECK_VALUE(q != QuantType::kNone, aiter::message("quantize_bytes: unknown kind ", kind));
-  return q;
-}
-
 // The target as the GPU launcher resolves one (derived from its properties,
 // then its table and AITER_LAUNCH_TUNE: launch_policy.h), named `device`
 // (e.g. "gfx942") for the table lookup.
@@ -39,12 +30,9 @@ void simt_use_py(const std::string& path, const std::string& device, int warp_si
 }
 
 py::dict simt_report_py() {
-  static const char* kNames[kSimtFaultKinds] = {"out_of_bounds", "write_to_input", "unwritten_read", "global_race",
-                                                "shared_race", "shared_uninit", "shared_out_of_bounds",
-                                                "divergence"};
   const SimtReport& r = simt_last_report();
   py::dict faults;
-  for (int k = 0; k < kSimtFaultKinds; ++k) faults[kNames[k]] = r.faults[k];
+  for (int k = 0; k < kSimtFaultKinds; ++k) faults[kSimtFaultNames[k]] = r.faults[k];
   py::dict d;
   d["faults"] = faults;
   d["launches"] = r.launches;
@@ -68,10 +56,6 @@ void register_simt_bindings(py::module& m) {
         py::arg("raise_on_fault") = true);
   m.def("simt_active", &simt_active);
   m.def("simt_report", &simt_report_py);
-  m.def("simt_quantize_bytes", [](const at::Tensor& x, const std::string& kind) {
-    TORCH_CHECK_VALUE(x.scalar_type() == at::kFloat && x.is_cpu(), "simt_quantize_bytes: a float32 CPU tensor");
-    return simt_quantize_bytes(x, quant_kind(kind));
-  }, py::arg("x"), py::arg("kind"));
   m.def("simt_run_planted", &simt_run_planted, py::arg("which"), py::arg("input"), py::arg("output"));
   m.def("simt_executed_kernels", &simt_executed_kernels, py::arg("path"));
 }

@@ -118,7 +118,9 @@ def candidates(target):
             hiddens = sorted({c * step for c in chunks} | ({7, 769} if not aligned else set()))
             for hidden in hiddens:
                 for dims in (2, 4):
-                    for rows in (1 if dims == 2 else 4, busy):  # a decode launch (one row, or the 4D view's least) and a busy one
+                    # a decode launch (one row; eight for the 4D view, whose
+                    # dims would collapse at one row a dim) and a busy one
+                    for rows in (1 if dims == 2 else 8, busy):
                         if rows * hidden > 2_200_000:
                             continue
                         for family in FAMILIES:

@@ -2,17 +2,19 @@
 residual add over every zero-copy layout (the seed's strided Q/K slices,
 row-strided and odd-pitch 2D, permuted 4D, size-1 and expanded dims,
 misaligned starts), odd and long hidden sizes, launched as gfx942 plans them
-(64-lane waves, 304 CUs) and as a 32-lane target does, against the float64
-reference from the views' logical values. Every launch reports 0 faults
-(shared races, out-of-bounds or unwritten loads, stores to inputs, global
-races) and storage outside the views is bitwise untouched."""
+(64-lane waves, 304 CUs; gfx90a too for the plain norm) and as a 32-lane
+target does, against the float64 reference from the views' logical values.
+Every launch reports 0 faults (shared races, out-of-bounds or unwritten
+loads, stores to inputs, global races) and storage outside the views is
+bitwise untouched."""
 import pytest
 import torch
 
 import aiter
 from helpers import assert_matches, reference_add_rmsnorm, reference_rmsnorm
 from layouts import OUTPUT_LAYOUT_FOR, ZERO_COPY_LAYOUTS
-from simt_cases import EPS, TARGETS, canaried, out_view, run
+from simt_cases import EPS, TARGETS, run
+from test_norm_family_layouts import canaried, out_view
 
 HIDDEN = [7, 128, 769, 4096]
 DTYPES = [torch.float32, torch.float16, torch.bfloat16]
@@ -35,12 +37,12 @@ CASES = [(l, h) for l in LAYOUTS for h in HIDDEN if not l.startswith("seed") or 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("layout,hidden", CASES)
-@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("target", TARGETS + ["gfx90a"])
 def test_rms_norm(target, layout, dtype, hidden):
     gen = torch.Generator().manual_seed(hidden + len(layout))
-    x = canaried(LAYOUTS[layout], N, hidden, dtype, gen)
+    x = canaried(LAYOUTS[layout], N, hidden, dtype, "cpu", gen)
     w = torch.randn(hidden, generator=gen).to(dtype)
-    out = out_view(OUT_FOR[layout], N, hidden, dtype)
+    out = out_view(OUT_FOR[layout], N, hidden, dtype, "cpu")
     run(target, aiter.rmsnorm, out.view, x.view, w, EPS)
     assert_matches(out.view, reference_rmsnorm(x.view, w, EPS), dtype, f"rmsnorm {layout} on {target}")
     assert x.unchanged() and out.untouched_outside()
@@ -53,11 +55,11 @@ def test_fused_add(target, layout, dtype, hidden):
     gen = torch.Generator().manual_seed(hidden * 3 + len(layout))
     build = LAYOUTS[layout]
     out_build = OUT_FOR[layout]
-    x = canaried(build, N, hidden, dtype, gen)
-    r = canaried(build, N, hidden, dtype, gen)
+    x = canaried(build, N, hidden, dtype, "cpu", gen)
+    r = canaried(build, N, hidden, dtype, "cpu", gen)
     w = torch.randn(hidden, generator=gen).to(dtype)
-    out = out_view(out_build, N, hidden, dtype)
-    r_out = out_view(out_build, N, hidden, dtype)
+    out = out_view(out_build, N, hidden, dtype, "cpu")
+    r_out = out_view(out_build, N, hidden, dtype, "cpu")
     run(target, aiter.rmsnorm2d_fwd_with_add, out.view, x.view, r.view, r_out.view, w, EPS)
     want_out, want_sum = reference_add_rmsnorm(x.view, r.view, w, EPS)
     assert torch.equal(r_out.view, want_sum.to(dtype)), "residual_out is not the rounded sum"

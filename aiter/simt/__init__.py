@@ -102,8 +102,10 @@ def executed_kernels(warp: int) -> List[str]:
 
 
 def quantize_bytes(x: torch.Tensor, kind: str) -> torch.Tensor:
-    """The kernels' encoders on the executor in use (compare _C.quantize_bytes)."""
-    return _C.simt_quantize_bytes(x, kind)
+    """The kernels' encoders (encode_values) run on the executor in use."""
+    if not _C.simt_active():
+        raise RuntimeError("aiter.simt.quantize_bytes: no executor in use (aiter.simt.executor(...))")
+    return _C.quantize_bytes(x, kind)
 
 
 PLANTED = {"wave_sum_width32": 0, "wave_sum": 1, "rotate_no_barrier": 2, "rotate": 3,

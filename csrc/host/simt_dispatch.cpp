@@ -59,14 +59,11 @@ void check_report(const char* op) {
   int64_t total = 0;
   for (int k = 0; k < kSimtFaultKinds; ++k) total += g_report.faults[k];
   if (total == 0 || !g_raise) return;
-  static const char* kNames[kSimtFaultKinds] = {"out of bounds", "write to input", "unwritten read", "global race",
-                                                "shared race", "uninitialised shared read", "shared out of bounds",
-                                                "divergence"};
   std::ostringstream m;
   m << op << ": the SIMT executor (wave " << g_target.warp_size << ", " << g_target.sm_count << " CUs) found " << total
     << " faults (";
   for (int k = 0; k < kSimtFaultKinds; ++k)
-    if (g_report.faults[k] != 0) m << kNames[k] << ": " << g_report.faults[k] << "; ";
+    if (g_report.faults[k] != 0) m << kSimtFaultNames[k] << ": " << g_report.faults[k] << "; ";
   m << "):\n" << g_report.messages;
   TORCH_CHECK(false, m.str());
 }

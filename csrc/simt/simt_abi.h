@@ -34,6 +34,10 @@ enum SimtFault : int32_t {
   kSimtFaultKinds
 };
 
+constexpr const char* kSimtFaultNames[kSimtFaultKinds] = {
+    "out_of_bounds", "write_to_input", "unwritten_read", "global_race",
+    "shared_race",   "shared_uninit",  "shared_out_of_bounds", "divergence"};
+
 constexpr int kSimtMessageBytes = 8192;
 struct SimtReport {
   int64_t faults[kSimtFaultKinds];
@@ -65,6 +69,10 @@ int aiter_simt_quantize_bytes(const float* in, uint8_t* out, int64_t n, int32_t 
 // Every kernel run so far, demangled, one per line; returns the bytes
 // needed (including the terminating NUL).
 int64_t aiter_simt_executed_kernels(char* buffer, int64_t size);
+// The executor's fp16 / bf16 conversions (simt_device.h: __float2half_rn,
+// __float2bfloat16 and back), element by element, for tests against torch.
+int aiter_simt_narrow(int32_t to_bf16, const float* in, uint16_t* out, int64_t n);
+int aiter_simt_widen(int32_t from_bf16, const uint16_t* in, float* out, int64_t n);
 // Runs planted-fault kernel `which` (planted_faults.cpp) on views[0] (its
 // input) and views[1] (its output).
 int aiter_simt_run_planted(int32_t which, const aiter::SimtView* views, int32_t count, aiter::SimtReport* report);

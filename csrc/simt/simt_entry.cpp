@@ -5,6 +5,7 @@
 #include <string>
 
 #include "../kernels/norm_rows_launch.h"
+#include "simt_device.h"
 #include "simt_state.h"
 
 namespace aiter_simt {
@@ -60,6 +61,34 @@ int64_t aiter_simt_executed_kernels(char* buffer, int64_t size) {
   const int64_t needed = static_cast<int64_t>(all.size()) + 1;
   if (buffer != nullptr && size >= needed) std::memcpy(buffer, all.c_str(), static_cast<std::size_t>(needed));
   return needed;
+}
+
+int aiter_simt_narrow(int32_t to_bf16, const float* in, uint16_t* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    if (to_bf16) {
+      const __hip_bfloat16 b = __float2bfloat16(in[i]);
+      std::memcpy(&out[i], &b, 2);
+    } else {
+      const __half h = __float2half_rn(in[i]);
+      std::memcpy(&out[i], &h, 2);
+    }
+  }
+  return 0;
+}
+
+int aiter_simt_widen(int32_t from_bf16, const uint16_t* in, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    if (from_bf16) {
+      __hip_bfloat16 b;
+      std::memcpy(&b, &in[i], 2);
+      out[i] = __bfloat162float(b);
+    } else {
+      __half h;
+      std::memcpy(&h, &in[i], 2);
+      out[i] = __half2float(h);
+    }
+  }
+  return 0;
 }
 
 int aiter_simt_run_planted(int32_t which, const aiter::SimtView* views, int32_t count, aiter::SimtReport* report) {
