@@ -1,6 +1,6 @@
 """aiter normalization ops, stride-aware: a drop-in for upstream aiter's
-RMSNorm, quantised RMSNorm and LayerNorm entry points (plus qk_rmsnorm of
-our own) that reads strided views (e.g. Q/K slices of a
+RMSNorm, quantised RMSNorm and LayerNorm entry points (the *_opus names
+included; plus qk_rmsnorm of our own) that reads strided views (e.g. Q/K slices of a
 packed QKV projection) in place. Also upstream's helpers that its norm tests
 and callers import: dtypes, QuantType, get_gfx, get_torch_quant,
 pertoken_quant, logger (and aiter.test_common, aiter.utility.fp4_utils)."""
@@ -34,6 +34,16 @@ from .ops.norm import (
     layernorm2d_fwd_with_add,
     layernorm2d_fwd_with_add_smoothquant,
     layernorm2d_fwd_with_smoothquant,
+)
+from .ops.opus import (
+    fused_add_rms_norm_opus,
+    rms_norm_opus,
+    rmsnorm2d_fwd_opus,
+    rmsnorm2d_fwd_with_add_dynamicquant_opus,
+    rmsnorm2d_fwd_with_add_opus,
+    rmsnorm2d_fwd_with_add_smoothquant_opus,
+    rmsnorm2d_fwd_with_dynamicquant_opus,
+    rmsnorm2d_fwd_with_smoothquant_opus,
 )
 from .ops.qk_norm import qk_rmsnorm
 
