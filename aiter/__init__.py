@@ -1,6 +1,6 @@
 """aiter normalization ops, stride-aware: a drop-in for upstream aiter's
-RMSNorm, quantised RMSNorm and LayerNorm entry points (the *_opus names
-included; plus qk_rmsnorm of our own) that reads strided views (e.g. Q/K slices of a
+RMSNorm, quantised RMSNorm, LayerNorm and fused Q/K RMSNorm entry points
+(plus qk_rmsnorm of our own) that reads strided views (e.g. Q/K slices of a
 packed QKV projection) in place. Also upstream's helpers that its norm tests
 and callers import: dtypes, QuantType, get_gfx, get_torch_quant,
 pertoken_quant, logger (and aiter.test_common, aiter.utility.fp4_utils)."""
@@ -44,6 +44,11 @@ from .ops.opus import (
     rmsnorm2d_fwd_with_add_smoothquant_opus,
     rmsnorm2d_fwd_with_dynamicquant_opus,
     rmsnorm2d_fwd_with_smoothquant_opus,
+)
+from .ops.fused_qk_rmsnorm_group_quant import (
+    fused_qk_rmsnorm,
+    fused_qk_rmsnorm_group_quant,
+    fused_qk_rmsnorm_per_token_quant,
 )
 from .ops.qk_norm import qk_rmsnorm
 
