@@ -27,6 +27,11 @@ def permuted4d(n, h):  # (B, T, H, D) from a (B, H, T, D) buffer: leading dims d
     return (2, n, 2, h), (2 * n * h, h, n * h, 1), 0
 
 
+def rowdims4(n, h):  # (A, n, C, D) rows of a padded (A, C, n, D, h + 8) buffer: four row dims that don't collapse
+    pitch = h + 8
+    return (2, n, 2, 2, h), (4 * n * pitch, 2 * pitch, 2 * n * pitch, pitch, 1), 0
+
+
 def size1_dims(n, h):  # size-1 dims with meaningless strides
     return (1, n, 1, h), (999, h, 12345, 1), 0
 
@@ -41,7 +46,8 @@ def odd_offset(n, h):  # starts one element into its storage: misaligned (scalar
 
 ZERO_COPY_LAYOUTS = {
     f.__name__: f
-    for f in (dense, row_strided, row_strided_odd, qk3d_q, qk3d_k, permuted4d, size1_dims, expanded, odd_offset)
+    for f in (dense, row_strided, row_strided_odd, qk3d_q, qk3d_k, permuted4d, rowdims4, size1_dims, expanded,
+              odd_offset)
 }
 
 # Outputs must not have overlapping elements, so an expanded input gets a dense output.
