@@ -13,6 +13,20 @@ import sys
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to sys.stderr as it is when a record is emitted: test runners
+    swap sys.stderr, and a stream kept from import time may be closed by
+    the time the exit-time tally (aiter.test_common) is logged."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
 def _configured(name: str) -> logging.Logger:
     log = logging.getLogger(name)
     if log.handlers:  # already set up (the package imported twice, or by the caller)
@@ -21,7 +35,7 @@ def _configured(name: str) -> logging.Logger:
     if level not in _LEVELS:
         print(f"[aiter] AITER_LOG_LEVEL={level!r} is not one of {', '.join(_LEVELS)}; using INFO", file=sys.stderr)
         level = "INFO"
-    handler = logging.StreamHandler()
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("[%(name)s] %(message)s"))
     log.addHandler(handler)
     log.setLevel(level)

@@ -92,7 +92,8 @@ def _per_token(public, q_out_quantized, q_out_scale, q, q_weight, q_epsilon, q_o
 
 def _group(public, q_out_quantized, q_out_scale, q, q_weight, q_epsilon, q_out_unquantized, k_out, q_res_out, k,
            k_weight, k_epsilon, q_residual, group_size, transpose_scale, gemma_norm):
-    if q_out_scale is not None and (not isinstance(group_size, int) or group_size <= 0):
+    # (A group_size that is not an int is the op's TypeError.)
+    if q_out_scale is not None and isinstance(group_size, int) and group_size <= 0:
         raise ValueError(f"aiter.{public}: argument 'group_size' must be a positive int for per-group scales, got "
                          f"{group_size!r} (fused_qk_rmsnorm_per_token_quant gives one scale per row)")
     shuffle = _group_major(public, q_out_scale, transpose_scale)
