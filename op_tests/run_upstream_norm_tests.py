@@ -46,6 +46,14 @@ def to_device(source: str, device: str):
     return source, changed
 
 
+def missing_modules(names=("pandas", "tabulate")):
+    """What upstream's files import (pandas; tabulate for DataFrame.to_markdown)
+    that this Python lacks: without them two of the five stop at import."""
+    import importlib.util
+
+    return [n for n in names if importlib.util.find_spec(n) is None]
+
+
 def run_one(path: Path, device: str, workdir: Path, logs: Path, timeout: float) -> dict:
     source, changed = to_device(path.read_text(), device)
     script = workdir / path.name
@@ -102,6 +110,11 @@ def main(argv=None) -> int:
     if missing:
         print(f"not in {args.src}: {', '.join(missing)}", file=sys.stderr)
         return 2
+    lacking = missing_modules()
+    if lacking:
+        print(f"warning: {', '.join(lacking)} not installed; test_fused_qk_norm.py and "
+              f"test_rmsnorm2dFusedAddQuant.py will stop at import (pip install {' '.join(lacking)}, or offline "
+              f"pip install --no-index --find-links <wheel folder> {' '.join(lacking)})", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="aiter_upstream_") as tmp:
         workdir = Path(tmp)
         logs = args.logs or workdir
@@ -112,7 +125,7 @@ def main(argv=None) -> int:
             row = run_one(args.src / name, args.device, workdir, logs, args.timeout)
             rows.append(row)
             print(f"   {row['checks']} checks, {row['failed']} failed, {row['errors']} errors, exit {row['rc']}, "
-                  f"{row['seconds']:.0f} s", flush=True)
+                  f"{row['seconds']:.0f} s ({row['device_strings']} device strings rewritten)", flush=True)
             if row["failed"] or row["errors"] or not row["checks"]:
                 print(f"--- last lines of {name}'s output ({row['log']}):\n{row['tail']}", flush=True)
         report = table(rows, args.device)
