@@ -9,11 +9,11 @@ PY=${PYTHON:-python3}
 if ! "$PY" -c "import torch" 2>/dev/null; then
   "$PY" -m pip install -q torch==2.13.0
 fi
-# Build tools (setuptools and wheel too: a Python 3.12+ venv has neither);
-# what tests/ imports (pytest, hypothesis, numpy); what upstream's norm
-# op_tests import, for op_tests/run_upstream_norm_tests.py (pandas, and
-# tabulate for its markdown tables).
-"$PY" -m pip install -q setuptools wheel pybind11 ninja pytest hypothesis numpy pandas tabulate \
+# Build tools (setuptools too: a Python 3.12+ venv has none); what tests/
+# imports (pytest, hypothesis, numpy); what upstream's norm op_tests import,
+# for op_tests/run_upstream_norm_tests.py (pandas, and tabulate for its
+# markdown tables).
+"$PY" -m pip install -q setuptools pybind11 ninja pytest hypothesis numpy pandas tabulate \
   || echo "bootstrap: pip could not install the tools; using what is installed"
 missing=$("$PY" - <<'PY'
 import importlib.util
@@ -29,6 +29,8 @@ if "$PY" tools/extension_is_current.py; then
   echo "bootstrap: aiter._C is current (built from these sources); not rebuilding"
   exit 0
 fi
-# An editable install; where pip cannot (an offline machine whose pip wants
-# build dependencies), build the extension in place instead.
-"$PY" -m pip install -q --no-build-isolation -e . || "$PY" setup.py -q build_ext --inplace
+# An editable install (PEP 660: older pips would otherwise take setuptools'
+# `develop`, which recent setuptools hands back to pip with build isolation,
+# where torch is missing); where pip cannot (an offline machine whose pip
+# wants build dependencies), build the extension in place instead.
+"$PY" -m pip install -q --no-build-isolation --use-pep517 -e . || "$PY" setup.py -q build_ext --inplace
