@@ -257,16 +257,17 @@ def perftest(num_iters=101, num_warmup=2, testGraph=False, num_rotate_args=0, ne
     def decorator(func):
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
+            iters = max(1, num_iters)  # an average needs a timed call
             device = _timing_device(args, kwargs)
             on_gpu = device.type == "cuda"
-            count = _rotation(args, kwargs, device, num_rotate_args, num_iters) if on_gpu else 1
+            count = _rotation(args, kwargs, device, num_rotate_args, iters) if on_gpu else 1
             # Copied before the caller's call: that call may write its arguments.
             copies = [copy.deepcopy((args, kwargs)) for _ in range(count)]
             data = func(*args, **kwargs)
             if on_gpu:
-                avg = _time_gpu(func, copies, device, num_iters, num_warmup, testGraph, needTrace)
+                avg = _time_gpu(func, copies, device, iters, num_warmup, testGraph, needTrace)
             else:
-                avg = _time_cpu(func, copies, num_iters)
+                avg = _time_cpu(func, copies, iters)
             return data, avg
 
         return wrapper
