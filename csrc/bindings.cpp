@@ -227,6 +227,13 @@ TORCH_LIBRARY(aiter, m) {
       "qk_rmsnorm(Tensor(a!) q_out, Tensor q, Tensor q_weight, Tensor(b!) k_out, Tensor k, Tensor k_weight, "
       "float epsilon) -> ()");
   m.def("qk_rmsnorm_(Tensor(a!) q, Tensor(b!) k, Tensor q_weight, Tensor k_weight, float epsilon) -> ()");
+  // upstream's argument order; quantising when q_out_scale is given
+  // (group_size 0: one scale per row; shuffle_scale: group-major scales).
+  m.def(
+      "fused_qk_rmsnorm(Tensor(a!)? q_out_quantized, Tensor(b!)? q_out_scale, Tensor q, Tensor q_weight, "
+      "float q_epsilon, Tensor(c!)? q_out_unquantized, Tensor(d!)? k_out, Tensor(e!)? q_res_out, Tensor? k, "
+      "Tensor? k_weight, float k_epsilon, Tensor? q_residual, int group_size=0, bool shuffle_scale=False, "
+      "bool gemma_norm=False) -> ()");
 }
 
 // One implementation for every backend key: the launcher dispatches on the

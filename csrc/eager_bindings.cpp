@@ -15,6 +15,7 @@
 #include <c10/core/impl/LocalDispatchKeySet.h>
 
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 #include "eager_args.h"
@@ -76,13 +77,25 @@ py::object run(void (*fn)(P...), const char* op, const EagerSchema& schema, bool
 
   // Profiler traces name the public op (the dispatcher path shows aiter::<op>).
   RECORD_FUNCTION(op, std::vector<c10::IValue>());
-  if (new_out) {
-    // `out` (position 0) is a new contiguous tensor like the input (1):
-    // checked first so a sparse or 0-d input gets the op's message.
-    TORCH_CHECK(schema.names[0] == "out", op, ": this op does not return a new output");
-    const at::Tensor& input = std::get<1>(values);
-    check_input_tensor(op, "input", input);
-    std::get<0>(values) = at::empty(input.sizes(), input.options());
+  // Only ops whose schema starts (Tensor out, Tensor input) can return a new `out`.
+  using Values = std::tuple<std::decay_t<P>...>;
+  constexpr bool kCanAllocate = [] {
+    if constexpr (sizeof...(P) >= 2)
+      return std::is_same_v<std::tuple_element_t<0, Values>, at::Tensor> &&
+             std::is_same_v<std::tuple_element_t<1, Values>, at::Tensor>;
+    return false;
+  }();
+  if constexpr (kCanAllocate) {
+    if (new_out) {
+      // `out` (position 0) is a new contiguous tensor like the input (1):
+      // checked first so a sparse or 0-d input gets the op's message.
+      TORCH_CHECK(schema.names[0] == "out", op, ": this op does not return a new output");
+      const at::Tensor& input = std::get<1>(values);
+      check_input_tensor(op, "input", input);
+      std::get<0>(values) = at::empty(input.sizes(), input.options());
+    }
+  } else {
+    TORCH_CHECK(!new_out, op, ": this op does not return a new output");
   }
   (bump_if(schema.written[I], std::get<I>(values)), ...);
   // CPU rows are computed here, so other Python threads run meanwhile; a GPU
@@ -93,7 +106,9 @@ py::object run(void (*fn)(P...), const char* op, const EagerSchema& schema, bool
   } else {
     fn(std::get<I>(values)...);
   }
-  if (new_out) return py::reinterpret_steal<py::object>(THPVariable_Wrap(std::get<0>(values)));
+  if constexpr (kCanAllocate) {
+    if (new_out) return py::reinterpret_steal<py::object>(THPVariable_Wrap(std::get<0>(values)));
+  }
   return py::none();
 }
 

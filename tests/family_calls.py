@@ -4,7 +4,7 @@ dispatcher) or its argument types. Inputs are seeded, so two builds of a call
 hold bitwise the same values; written buffers start as a sentinel, so a call
 that writes nothing shows."""
 from dataclasses import dataclass
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import torch
 
@@ -24,7 +24,21 @@ OPTIONAL = {
     "layernorm2d_fwd_with_smoothquant": ("weight", "bias", "x_bias"),
     "layernorm2d_fwd_with_add_smoothquant": ("weight", "bias", "x_bias"),
     "rmsnorm2d_fwd_with_add_smoothquant": ("out_before_quant",),
+    "rmsnorm2d_fwd_with_add_smoothquant_opus": ("out_before_quant",),
     "qk_rmsnorm": ("q_out", "k_out"),
+    "fused_qk_rmsnorm": ("q_out_quantized", "q_out_unquantized"),  # with QuantType.No
+    "fused_qk_rmsnorm_per_token_quant": ("q_out_unquantized",),
+    "fused_qk_rmsnorm_group_quant": ("q_out_unquantized",),
+}
+# Tensor arguments that may be None in some calls only (the fused Q/K ops:
+# k_out and k_weight go with k, q_res_out with q_residual, q_out_quantized
+# with q_out_scale; without q_out_scale Q is not quantised): None for them is
+# tested by explicit cases (test_fused_qk_rmsnorm.py), not by the generic ones.
+_QK_CONDITIONAL = ("q_out_quantized", "k", "k_out", "k_weight", "q_residual", "q_res_out")
+CONDITIONAL = {
+    "fused_qk_rmsnorm": _QK_CONDITIONAL + ("q_out_scale",),
+    "fused_qk_rmsnorm_per_token_quant": _QK_CONDITIONAL,
+    "fused_qk_rmsnorm_group_quant": _QK_CONDITIONAL + ("q_out_scale",),
 }
 
 
@@ -34,6 +48,7 @@ class Call:
     kwargs: Dict[str, object]
     op: str  # the registered op it runs: torch.ops.aiter.<op>
     writes: Tuple[str, ...]  # the arguments it writes (in place)
+    optional_args: Optional[Tuple[str, ...]] = None  # this call's own OPTIONAL entry (its mode decides)
 
     @property
     def public(self) -> str:
@@ -46,7 +61,12 @@ class Call:
         return {k: v for k, v in self.kwargs.items() if isinstance(v, torch.Tensor)}
 
     def optional(self) -> Tuple[str, ...]:
+        if self.optional_args is not None:
+            return self.optional_args
         return OPTIONAL.get(self.public, ())
+
+    def conditional(self) -> Tuple[str, ...]:
+        return CONDITIONAL.get(self.public, ())
 
 
 class _Make:
@@ -245,6 +265,113 @@ def _(m):
     kw = dict(q=q, k=k, q_weight=m.rand(16), k_weight=m.rand(16), epsilon=EPS, q_out=m.sentinel(3, 4, 16),
               k_out=m.sentinel(3, 2, 16))
     return Call(aiter.qk_rmsnorm, kw, "qk_rmsnorm", ("q_out", "k_out"))
+
+
+# ------------------------------------------------------------ upstream's *_opus names
+@call("rms_norm_opus-gemma-model-sensitive")
+def _(m):
+    kw = dict(out=m.sentinel(4, H, dtype=F16), input=m.rand(4, 2 * H, dtype=F16)[:, H:], weight=m.rand(H, dtype=F16),
+              epsilon=EPS, model_sensitive=1, gemma_norm=True)
+    return Call(aiter.rms_norm_opus, kw, "rmsnorm", ("out",))
+
+
+@call("fused_add_rms_norm_opus")
+def _(m):
+    kw = dict(input=m.rand(2, 3, H), residual=m.rand(2, 3, H), weight=m.rand(H), epsilon=EPS, gemma_norm=True)
+    return Call(aiter.fused_add_rms_norm_opus, kw, "fused_add_rmsnorm_", ("input", "residual"))
+
+
+@call("rmsnorm2d_fwd_opus")
+def _(m):
+    kw = dict(input=m.rand(4, H, dtype=F32), weight=m.rand(H, dtype=F32), epsilon=EPS)
+    return Call(aiter.rmsnorm2d_fwd_opus, kw, "rmsnorm", ())
+
+
+@call("rmsnorm2d_fwd_with_add_opus")
+def _(m):
+    kw = dict(out=m.sentinel(4, H), input=m.rand(4, H), residual_in=m.rand(4, H), residual_out=m.sentinel(4, H),
+              weight=m.rand(H), epsilon=EPS, use_model_sensitive_rmsnorm=1, gemma_norm=True)
+    return Call(aiter.rmsnorm2d_fwd_with_add_opus, kw, "add_rmsnorm", ("out", "residual_out"))
+
+
+@call("dynamicquant_opus")
+def _(m):
+    return _quant(m, aiter.rmsnorm2d_fwd_with_dynamicquant_opus, FP8)
+
+
+@call("smoothquant_opus")
+def _(m):
+    return _quant(m, aiter.rmsnorm2d_fwd_with_smoothquant_opus, xscale=m.xscale(), use_model_sensitive_rmsnorm=1)
+
+
+@call("add_dynamicquant_opus")
+def _(m):
+    return _quant(m, aiter.rmsnorm2d_fwd_with_add_dynamicquant_opus, FNUZ, (2, 2), F16, add=True)
+
+
+@call("add_smoothquant_opus-out_before_quant")
+def _(m):
+    return _quant(m, aiter.rmsnorm2d_fwd_with_add_smoothquant_opus, add=True, xscale=m.xscale(),
+                  out_before_quant=m.sentinel(4, H))
+
+
+# ------------------------------------------------------------ upstream's fused Q/K
+DQ, DK = 64, 32  # Q and K head sizes differ, as in upstream's test
+
+
+def _packed(m, t=3, hq=2, hk=2, dtype=BF16):
+    """Q (t, hq, DQ) and K (t, hk, DK): slices of one packed buffer."""
+    buf = m.rand(t, hq * DQ + hk * DK + 16, dtype=dtype)
+    return buf[:, : hq * DQ].view(t, hq, DQ), buf[:, hq * DQ : hq * DQ + hk * DK].view(t, hk, DK)
+
+
+@call("fused_qk_rmsnorm-per_1x128-residual")
+def _(m):
+    q, k = _packed(m, hq=4, dtype=F16)
+    q, k = q.reshape(3, 4 * DQ), k.reshape(3, 2 * DK)  # a 256-wide Q row: two groups of 128
+    kw = dict(q_out_quantized=m.sentinel(3, 4 * DQ, dtype=I8), q_out_scale=m.scale(3, 2), q=q,
+              q_weight=m.rand(4 * DQ, dtype=F16), q_epsilon=EPS, k_out=m.sentinel(3, 2 * DK, dtype=F16),
+              q_res_out=m.sentinel(3, 4 * DQ, dtype=F16), k=k, k_weight=m.rand(2 * DK, dtype=F16),
+              q_residual=m.rand(3, 4 * DQ, dtype=F16), quant_type=aiter.QuantType.per_1x128)
+    return Call(aiter.fused_qk_rmsnorm, kw, "fused_qk_rmsnorm", ("q_out_quantized", "q_out_scale", "k_out", "q_res_out"),
+                optional_args=())
+
+
+@call("fused_qk_rmsnorm-no-quant")
+def _(m):
+    q, k = _packed(m)
+    kw = dict(q_out_quantized=m.sentinel(3, 2, DQ), q=q, q_weight=m.rand(DQ), q_epsilon=EPS, k_out=m.sentinel(3, 2, DK),
+              k=k, k_weight=m.rand(DK), k_epsilon=1e-5)
+    return Call(aiter.fused_qk_rmsnorm, kw, "fused_qk_rmsnorm", ("q_out_quantized", "k_out"))
+
+
+@call("fused_qk_rmsnorm-one-launch-gemma")
+def _(m):
+    buf = m.rand(3, 4, 2 * DQ, dtype=F16)
+    q, k = buf[..., :DQ], buf[..., DQ:]
+    kw = dict(q_out_quantized=m.sentinel(3, 4, DQ, dtype=F16), q=q, q_weight=m.rand(DQ, dtype=F16), q_epsilon=EPS,
+              k_out=m.sentinel(3, 4, DQ, dtype=F16), k=k, k_weight=m.rand(DQ, dtype=F16), gemma_norm=True)
+    return Call(aiter.fused_qk_rmsnorm, kw, "fused_qk_rmsnorm", ("q_out_quantized", "k_out"))
+
+
+@call("fused_qk_rmsnorm_per_token_quant-residual")
+def _(m):
+    q, k = _packed(m)
+    kw = dict(q_out_quantized=m.sentinel(3, 2, DQ, dtype=FP8), q_out_scale=m.scale(6, 1), q=q, q_weight=m.rand(DQ),
+              q_epsilon=EPS, q_out_unquantized=m.sentinel(3, 2, DQ), k_out=m.sentinel(3, 2, DK),
+              q_res_out=m.sentinel(3, 2, DQ), k=k, k_weight=m.rand(DK), q_residual=m.rand(3, 2, DQ), gemma_norm=True)
+    return Call(aiter.fused_qk_rmsnorm_per_token_quant, kw, "fused_qk_rmsnorm",
+                ("q_out_quantized", "q_out_scale", "q_out_unquantized", "k_out", "q_res_out"))
+
+
+@call("fused_qk_rmsnorm_group_quant-transpose-scale")
+def _(m):
+    q, k = _packed(m)
+    kw = dict(q_out_quantized=m.sentinel(3, 2, DQ, dtype=FP8), q_out_scale=m.scale(6, DQ // 16), q=q,
+              q_weight=m.rand(DQ), q_epsilon=EPS, q_out_unquantized=m.sentinel(3, 2, DQ), k_out=m.sentinel(3, 2, DK),
+              k=k, k_weight=m.rand(DK), group_size=16, transpose_scale=True)
+    return Call(aiter.fused_qk_rmsnorm_group_quant, kw, "fused_qk_rmsnorm",
+                ("q_out_quantized", "q_out_scale", "q_out_unquantized", "k_out"))
 
 
 def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:

@@ -27,6 +27,14 @@ def permuted4d(n, h):  # (B, T, H, D) from a (B, H, T, D) buffer: leading dims d
     return (2, n, 2, h), (2 * n * h, h, n * h, 1), 0
 
 
+def rowdims4(n, h):  # (A, m, C, D) rows of a padded (A, C, m, D, h + 8) buffer: four row dims that don't collapse
+    # 8 rows per m, at least n of them (tests count on n leading indices giving n rows or more);
+    # m >= 2 keeps all four dims (m = 1 collapses them, as a single leading index does elsewhere).
+    m = n if n <= 1 else max(2, -(-n // 8))
+    pitch = h + 8
+    return (2, m, 2, 2, h), (4 * m * pitch, 2 * pitch, 2 * m * pitch, pitch, 1), 0
+
+
 def size1_dims(n, h):  # size-1 dims with meaningless strides
     return (1, n, 1, h), (999, h, 12345, 1), 0
 
@@ -41,7 +49,8 @@ def odd_offset(n, h):  # starts one element into its storage: misaligned (scalar
 
 ZERO_COPY_LAYOUTS = {
     f.__name__: f
-    for f in (dense, row_strided, row_strided_odd, qk3d_q, qk3d_k, permuted4d, size1_dims, expanded, odd_offset)
+    for f in (dense, row_strided, row_strided_odd, qk3d_q, qk3d_k, permuted4d, rowdims4, size1_dims, expanded,
+              odd_offset)
 }
 
 # Outputs must not have overlapping elements, so an expanded input gets a dense output.

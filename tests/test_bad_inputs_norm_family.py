@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import aiter
+from aiter import QuantType
 from family_calls import CALLS as CALLS_BY_ID, same_bits
 from test_bad_inputs import assert_refused, t
 from test_eager_path import OpLog, _run_profiled, _took_eager_path
@@ -223,11 +224,175 @@ def _(d):
     return aiter.layernorm2d_fwd, (torch.tensor(1.0, device=d), t([8], device=d), t([8], device=d))
 
 
+# ------------------------------------------------------------ upstream's fused Q/K
+def qk_call(fn, d, quant=False, **overrides):
+    """fn with valid arguments (Q (4, 2, 32) and K (4, 1, 16): different head
+    sizes, so Q and K take a launch each), some replaced: (fn, positional args)."""
+    kw = dict(q=t([4, 2, 32], device=d), q_weight=t([32], device=d), q_epsilon=EPS, k_out=t([4, 1, 16], device=d),
+              k=t([4, 1, 16], device=d).add(1), k_weight=t([16], device=d))
+    if quant:
+        kw.update(q_out_quantized=q([4, 2, 32], FP8, d), q_out_scale=s([8, 1], d=d))
+    else:
+        kw.update(q_out_quantized=t([4, 2, 32], device=d))
+    kw.update(overrides)
+    bound = inspect.signature(fn).bind(**kw)
+    bound.apply_defaults()
+    return fn, bound.args
+
+
+@case("fqk-quant-without-q-out", ValueError, ["aiter.fused_qk_rmsnorm_per_token_quant:", "'q_out_quantized'",
+                                              "'q_out_scale'"])
+def _(d):
+    return qk_call(aiter.fused_qk_rmsnorm_per_token_quant, d, quant=True, q_out_quantized=None)
+
+
+@case("fqk-no-q-output", ValueError, ["aiter.fused_qk_rmsnorm_group_quant:", "'q_out_quantized'",
+                                      "'q_out_unquantized'"])
+def _(d):
+    return qk_call(aiter.fused_qk_rmsnorm_group_quant, d, q_out_quantized=None)
+
+
+@case("fqk-residual-without-res-out", ValueError, ["aiter.fused_qk_rmsnorm:", "'q_res_out'", "'q_residual'"])
+def _(d):
+    return qk_call(aiter.fused_qk_rmsnorm, d, q_residual=t([4, 2, 32], device=d))
+
+
+@case("fqk-k-without-k-out", ValueError, ["aiter.fused_qk_rmsnorm:", "'k_out'", "'k'"])
+def _(d):
+    return qk_call(aiter.fused_qk_rmsnorm, d, k_out=None)
+
+
+@case("fqk-k-without-k-weight", ValueError, ["aiter.fused_qk_rmsnorm_group_quant:", "'k_weight'", "'k'"])
+def _(d):
+    return qk_call(aiter.fused_qk_rmsnorm_group_quant, d, quant=True, q_out_scale=s([8, 1], d=d), group_size=32,
+                   k_weight=None)
+
+
+@case("fqk-per-token-scale-shape", ValueError, ["aiter.fused_qk_rmsnorm_per_token_quant:", "'q_out_scale'",
+                                                "[rows, 1]", "shape [8, 2]"])
+def _(d):
+    return qk_call(aiter.fused_qk_rmsnorm_per_token_quant, d, quant=True, q_out_scale=s([8, 2], d=d))
+
+
+@case("fqk-group-scale-shape", ValueError, ["aiter.fused_qk_rmsnorm:", "'q_out_scale'", "[8, 2]",
+                                            "shape [8, 1]"])
+def _(d):
+    return qk_call(aiter.fused_qk_rmsnorm, d, quant=True, quant_type=QuantType.per_1x128, group_size=16)
+
+
+@case("fqk-group-size-zero", ValueError, ["aiter.fused_qk_rmsnorm_group_quant:", "'group_size'", "got 0"])
+def _(d):
+    return qk_call(aiter.fused_qk_rmsnorm_group_quant, d, quant=True, group_size=0)
+
+
+@case("fqk-transpose-scale-strides", ValueError, ["aiter.fused_qk_rmsnorm_group_quant:", "'q_out_scale'",
+                                                  "transpose_scale", "stride [2, 16]"])
+def _(d):
+    scale = s([2, 16], d=d).t()[::2]  # (8, 2) with strides (2, 16): neither layout transpose_scale takes
+    return qk_call(aiter.fused_qk_rmsnorm_group_quant, d, quant=True, q_out_scale=scale, group_size=16,
+                   transpose_scale=True)
+
+
+@case("fqk-fp4-output", TypeError, ["aiter.fused_qk_rmsnorm_group_quant:", "'q_out_quantized'", "float8_e4m3fn",
+                                    "Float4"])
+def _(d):
+    return qk_call(aiter.fused_qk_rmsnorm_group_quant, d, quant=True, group_size=32,
+                   q_out_quantized=torch.zeros(4, 2, 16, dtype=torch.uint8, device=d).view(torch.float4_e2m1fn_x2))
+
+
+@case("fqk-k-dtype", TypeError, ["aiter.fused_qk_rmsnorm:", "'k'", "dtype of 'q'", "dtype BFloat16"])
+def _(d):
+    return qk_call(aiter.fused_qk_rmsnorm, d, k=t([4, 1, 16], BF16, d), k_out=t([4, 1, 16], BF16, d),
+                   k_weight=t([16], BF16, d))
+
+
+@case("fqk-k-out-overlaps-q", ValueError, ["aiter.fused_qk_rmsnorm:", "'k_out'", "'q'"])
+def _(d):
+    qk = t([4, 48], device=d)
+    return qk_call(aiter.fused_qk_rmsnorm, d, q=qk[:, :32], q_out_quantized=t([4, 32], device=d),
+                   k_out=qk[:, 16:32], k=t([4, 16], device=d))
+
+
+@case("fqk-q-out-overlaps-k", ValueError, ["aiter.fused_qk_rmsnorm:", "'q_out_quantized'", "'k'"])
+def _(d):
+    qk = t([4, 48], device=d)
+    return qk_call(aiter.fused_qk_rmsnorm, d, q=t([4, 32], device=d), q_out_quantized=qk[:, :32], k=qk[:, 24:40],
+                   k_out=t([4, 16], device=d))
+
+
+@case("fqk-res-out-overlaps-k-weight", ValueError, ["aiter.fused_qk_rmsnorm:", "'q_res_out'", "'k_weight'"])
+def _(d):
+    buf = t([4, 2, 32], device=d)
+    return qk_call(aiter.fused_qk_rmsnorm, d, q_residual=t([4, 2, 32], device=d), q_res_out=buf,
+                   k_weight=buf[0, 0, :16])
+
+
+@case("fqk-both-q-outputs-overlap", ValueError, ["aiter.fused_qk_rmsnorm:", "'q_out_unquantized'",
+                                                 "'q_out_quantized'"])
+def _(d):
+    buf = t([5, 2, 32], device=d)
+    return qk_call(aiter.fused_qk_rmsnorm, d, q_out_quantized=buf[:4], q_out_unquantized=buf[1:])
+
+
+@case("fqk-mirror-shape", ValueError, ["aiter.fused_qk_rmsnorm:", "'q_out_unquantized'", "shape [4, 2, 16]"])
+def _(d):
+    return qk_call(aiter.fused_qk_rmsnorm, d, q_out_unquantized=t([4, 2, 16], device=d))
+
+
+@case("fqk-q-residual-shape", ValueError, ["aiter.fused_qk_rmsnorm_per_token_quant:", "'q_residual'",
+                                           "shape [4, 2, 31]"])
+def _(d):
+    return qk_call(aiter.fused_qk_rmsnorm_per_token_quant, d, quant=True, q_residual=t([4, 2, 31], device=d),
+                   q_res_out=t([4, 2, 32], device=d))
+
+
+@case("fqk-q-epsilon-negative", ValueError, ["aiter.fused_qk_rmsnorm:", "'epsilon'", "-1"])
+def _(d):
+    return qk_call(aiter.fused_qk_rmsnorm, d, q_epsilon=-1.0)
+
+
+@case("fqk-k-out-shape", ValueError, ["aiter.fused_qk_rmsnorm:", "'k_out'", "shape [4, 16]"])
+def _(d):
+    return qk_call(aiter.fused_qk_rmsnorm, d, k_out=t([4, 16], device=d))
+
+
+# ------------------------------------------------------------ per-column lengths, every public op
+# Every per-column argument (weight, bias, x_bias, xscale, q_weight, k_weight)
+# one element too short and one too long: the launcher wants exactly hidden.
+PER_COLUMN = ("weight", "bias", "x_bias", "xscale", "q_weight", "k_weight")
+
+
+def resized(cid, name, length):
+    def build(d):
+        call = CALLS_BY_ID[cid](d)
+        old = call.kwargs[name]
+        call.kwargs[name] = torch.ones(length, dtype=old.dtype, device=old.device)
+        return call.fn, positional(call)
+
+    return build
+
+
+def _per_column_cases():
+    seen = set()
+    for cid, build in CALLS_BY_ID.items():
+        call = build("cpu")
+        for name in PER_COLUMN:
+            value = call.kwargs.get(name)
+            if not isinstance(value, torch.Tensor) or (call.public, name) in seen:
+                continue
+            seen.add((call.public, name))
+            hidden = value.shape[0]
+            for length, how in ((hidden - 1, "short"), (hidden + 1, "long")):
+                yield pytest.param(resized(cid, name, length), ValueError,
+                                   [f"aiter.{call.public}:", f"'{name}'", f"hidden = {hidden}", f"shape [{length}]"],
+                                   id=f"{call.public}-{name}-too-{how}")
+
+
 # ------------------------------------------------------------ non-tensor arguments, every public op
 # One valid call per public op (family_calls.py) with one argument replaced.
 # Scalars: what neither the eager entry nor torch.ops' schema parser takes.
 BAD_SCALARS = {"epsilon": "1e-6", "group_size": 16.0, "shuffle_scale": "yes", "gemma_norm": [1],
-               "use_model_sensitive_rmsnorm": None}
+               "use_model_sensitive_rmsnorm": None, "model_sensitive": None, "q_epsilon": "1e-6", "k_epsilon": [1e-6]}
 
 
 def positional(call):
@@ -259,7 +424,7 @@ for _public, _cid in _one_call_per_public_op().items():
     for _name in _call.tensors():
         CASES.append(pytest.param(replaced(_cid, _name, [[1.0] * 4]), TypeError,
                                   [f"aiter.{_public}:", f"'{_name}'", "list"], id=f"{_public}-{_name}-list"))
-        if _name not in _call.optional():
+        if _name not in _call.optional() and _name not in _call.conditional():
             CASES.append(pytest.param(replaced(_cid, _name, None), TypeError,
                                       [f"aiter.{_public}:", f"'{_name}'", "None"], id=f"{_public}-{_name}-None"))
     for _name, _value in BAD_SCALARS.items():
@@ -267,6 +432,9 @@ for _public, _cid in _one_call_per_public_op().items():
             CASES.append(pytest.param(replaced(_cid, _name, _value), TypeError,
                                       [f"aiter.{_public}:", f"'{_name}'", type(_value).__name__],
                                       id=f"{_public}-{_name}-{type(_value).__name__}"))
+
+
+CASES.extend(_per_column_cases())
 
 
 @pytest.mark.parametrize("builder, exc, needles", CASES)

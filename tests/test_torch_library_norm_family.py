@@ -104,6 +104,25 @@ def _qk_inplace_samples(device):
         yield "slices", (q, k, _rows(D, device=device, dtype=dtype), _rows(D, device=device, dtype=dtype), EPS), {}
 
 
+def _fused_qk_samples(device):
+    """upstream's fused Q/K op in each of its modes (quantising samples write int8)."""
+    dtype = torch.bfloat16
+    _, q, k = _packed_qkv(device, dtype)
+    wq, wk = _rows(D, device=device, dtype=dtype), _rows(D, device=device, dtype=dtype)
+    like_q = lambda: torch.empty(T, HQ, D, device=device, dtype=dtype)  # noqa: E731
+    like_k = lambda: torch.empty(T, HKV, D, device=device, dtype=dtype)  # noqa: E731
+    yield "one_launch", (like_q(), None, q, wq, EPS, None, like_k(), None, k, wk, EPS, None), {}
+    yield "two_launches_both_q_outputs", (like_q(), None, q, wq, EPS, like_q(), like_k(), None, k, wk, 1e-3, None), {
+        "gemma_norm": True}
+    q8 = torch.empty(T, HQ, D, device=device, dtype=torch.int8)
+    yield "per_token_residual", (q8, torch.empty(T * HQ, 1, device=device), q, wq, EPS, like_q(), like_k(), like_q(),
+                                 k, wk, EPS, _rows(T, HQ, D, device=device, dtype=dtype)), {"gemma_norm": True}
+    x = _rows(T, 64, device=device, dtype=torch.float16)
+    yield "group_shuffled_no_k", (torch.empty(T, 64, device=device, dtype=torch.int8), torch.empty(T, 4, device=device),
+                                  x, _rows(64, device=device, dtype=torch.float16), EPS, None, None, None, None, None,
+                                  EPS, None), {"group_size": 16, "shuffle_scale": True}
+
+
 SAMPLES = {
     "rmsnorm_quant": _rmsnorm_quant_samples,
     "add_rmsnorm_quant": _add_rmsnorm_quant_samples,
@@ -113,6 +132,7 @@ SAMPLES = {
     "add_layernorm_quant": _add_layernorm_quant_samples,
     "qk_rmsnorm": _qk_samples,
     "qk_rmsnorm_": _qk_inplace_samples,
+    "fused_qk_rmsnorm": _fused_qk_samples,
 }
 
 
@@ -130,6 +150,7 @@ WRITTEN = {
     "add_layernorm_quant": ["out", "residual_out", "yscale"],
     "qk_rmsnorm": ["q_out", "k_out"],
     "qk_rmsnorm_": ["q", "k"],
+    "fused_qk_rmsnorm": ["q_out_quantized", "q_out_scale", "q_out_unquantized", "k_out", "q_res_out"],
 }
 
 

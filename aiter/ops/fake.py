@@ -110,3 +110,13 @@ def _qk_rmsnorm_fake(q_out, q, q_weight, k_out, k, k_weight, epsilon):
 @torch.library.register_fake("aiter::qk_rmsnorm_")
 def _qk_rmsnorm_inplace_fake(q, k, q_weight, k_weight, epsilon):
     _check_devices("qk_rmsnorm_", q, k=k, q_weight=q_weight, k_weight=k_weight)
+
+
+@torch.library.register_fake("aiter::fused_qk_rmsnorm")
+def _fused_qk_rmsnorm_fake(q_out_quantized, q_out_scale, q, q_weight, q_epsilon, q_out_unquantized, k_out,
+                           q_res_out, k, k_weight, k_epsilon, q_residual, group_size=0, shuffle_scale=False,
+                           gemma_norm=False):
+    _check_devices("fused_qk_rmsnorm",
+        q, q_out_quantized=q_out_quantized, q_out_scale=q_out_scale, q_weight=q_weight,
+        q_out_unquantized=q_out_unquantized, k_out=k_out, q_res_out=q_res_out, k=k, k_weight=k_weight,
+        q_residual=q_residual)

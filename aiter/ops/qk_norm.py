@@ -18,9 +18,8 @@ from torch import Tensor
 
 from ._route import writer
 
-_NAMES = {"input": "q", "out": "q_out", "weight": "q_weight"}  # the launcher's names for the Q job
-_out_of_place = writer("qk_rmsnorm", "qk_rmsnorm", _NAMES)
-_in_place = writer("qk_rmsnorm", "qk_rmsnorm_", _NAMES)
+_out_of_place = writer("qk_rmsnorm", "qk_rmsnorm")
+_in_place = writer("qk_rmsnorm", "qk_rmsnorm_")
 
 
 def qk_rmsnorm(

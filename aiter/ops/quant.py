@@ -17,6 +17,7 @@ from typing import Optional
 from torch import Tensor
 
 from ._route import none_error, writer
+from .torch_quant import get_dtype_max, get_torch_quant, per_tensor_quant, pertoken_quant  # noqa: F401  (upstream's module has them)
 
 _SCALE = {"yscale": "scale"}  # upstream's HIP-module names call it scale
 _dynamicquant = writer("rmsnorm2d_fwd_with_dynamicquant", "rmsnorm_quant")

@@ -74,7 +74,14 @@ def add_rmsnorm(
     _add_rmsnorm(out, input, residual_in, residual_out, weight, epsilon, gemma_norm, 0)
 
 
-__all__ = [
+# Upstream keeps the quantised RMSNorm and the *_opus entry points in this
+# module too: importing them from here works as it does there.
+from .opus import *  # noqa: E402,F401,F403
+from .opus import __all__ as _opus_names  # noqa: E402
+from .quant import *  # noqa: E402,F401,F403
+from .quant import __all__ as _quant_names  # noqa: E402
+
+__all__ = _opus_names + _quant_names + [
     "rms_norm",
     "rmsnorm2d_fwd",
     "rmsnorm2d_fwd_with_add",

@@ -1,5 +1,6 @@
 #include "norm_launcher.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -53,21 +54,21 @@ void check_call(const NormCall& c, ScaleLayout* scale) {
   const bool quant = variant_quantizes(c.variant);
   const bool layer = variant_centers(c.variant);
   const bool two = variant_two_jobs(c.variant);
-  check_input_tensor(c.op, "input", c.input);
+  check_input_tensor(c.op, c.names.input, c.input);
   if (quant)
-    check_quant_out(c.op, "out", c.out, c.input);
+    check_quant_out(c.op, c.names.out, c.out, c.input);
   else
-    check_rows_tensor(c.op, "out", c.out, c.input);
+    check_rows_tensor(c.op, c.names.out, c.out, c.input);
   if (add) {
-    check_rows_tensor(c.op, "residual_in", c.residual_in, c.input);
-    check_rows_tensor(c.op, "residual_out", c.residual_out, c.input);
+    check_rows_tensor(c.op, c.names.residual_in, c.residual_in, c.input);
+    check_rows_tensor(c.op, c.names.residual_out, c.residual_out, c.input);
   }
   if (layer) {
-    if (c.weight.defined()) check_param(c.op, "weight", c.weight, c.input);
+    if (c.weight.defined()) check_param(c.op, c.names.weight, c.weight, c.input);
     if (c.bias.defined()) check_param(c.op, "bias", c.bias, c.input);
     if (c.x_bias.defined()) check_param(c.op, "x_bias", c.x_bias, c.input);
   } else {
-    check_weight(c.op, c.weight, c.input);
+    check_param(c.op, c.names.weight, c.weight, c.input);
   }
   check_epsilon(c.op, c.epsilon);
   TORCH_CHECK_VALUE(c.model_sensitive == 0 || c.model_sensitive == 1, aiter::message(c.op,
@@ -79,61 +80,62 @@ void check_call(const NormCall& c, ScaleLayout* scale) {
                       aiter::message(c.op, ": argument 'group_size' must be 0 (one scale per row) or "
                       "divide hidden = ", hidden, ", got ", c.group_size));
     if (c.xscale.defined()) check_xscale(c.op, c.xscale, c.input);
-    if (c.unquant.defined()) check_rows_tensor(c.op, "out_before_quant", c.unquant, c.input);
+    if (c.unquant.defined()) check_rows_tensor(c.op, c.names.unquant, c.unquant, c.input);
     scale->rows = RowLayout{};
-    if (!check_and_plan_scale(c.op, "yscale", c.yscale, c.input, groups_of(c), c.shuffle_scale, scale))
+    if (!check_and_plan_scale(c.op, c.names.yscale, c.yscale, c.input, groups_of(c), c.shuffle_scale, scale))
       scale->rows.ndim = -1;  // gathered below
   }
   if (two) {
-    check_input_tensor(c.op, "k", c.input_b);
-    check_rows_tensor(c.op, "k_out", c.out_b, c.input_b);
+    check_input_tensor(c.op, c.names.input_b, c.input_b);
+    check_rows_tensor(c.op, c.names.out_b, c.out_b, c.input_b);
     TORCH_CHECK_VALUE(c.input_b.size(-1) == c.input.size(-1) &&
                       c.input_b.scalar_type() == c.input.scalar_type() &&
                       c.input_b.device() == c.input.device(),
-                      aiter::message(c.op, ": argument 'k' (", describe(c.input_b),
-                      ") must have the head size (last dim), dtype and device of 'q' (",
+                      aiter::message(c.op, ": argument '", c.names.input_b, "' (", describe(c.input_b),
+                      ") must have the head size (last dim), dtype and device of '", c.names.input, "' (",
                       describe(c.input), ")"));
-    check_param(c.op, "k_weight", c.weight_b, c.input_b);
+    check_param(c.op, c.names.weight_b, c.weight_b, c.input_b);
   }
 
   // Outputs: no element written twice, no partial overlap with anything.
-  check_no_internal_overlap(c.op, "out", c.out);
-  no_overlap(c, "out", c.out, "input", c.input, AliasPolicy::kSameViewAllowed);
+  const ArgNames& n = c.names;
+  check_no_internal_overlap(c.op, n.out, c.out);
+  no_overlap(c, n.out, c.out, n.input, c.input, AliasPolicy::kSameViewAllowed);
   const std::pair<const char*, const at::Tensor*> params[] = {
-      {"weight", &c.weight}, {"bias", &c.bias}, {"x_bias", &c.x_bias},
-      {"xscale", &c.xscale}, {"k_weight", &c.weight_b}};
-  for (const auto& [name, t] : params) no_overlap(c, "out", c.out, name, *t);
+      {n.weight, &c.weight}, {"bias", &c.bias}, {"x_bias", &c.x_bias},
+      {"xscale", &c.xscale}, {n.weight_b, &c.weight_b}};
+  for (const auto& [name, t] : params) no_overlap(c, n.out, c.out, name, *t);
   if (add) {
-    check_no_internal_overlap(c.op, "residual_out", c.residual_out);
-    no_overlap(c, "out", c.out, "residual_in", c.residual_in, AliasPolicy::kSameViewAllowed);
-    no_overlap(c, "out", c.out, "residual_out", c.residual_out);
-    no_overlap(c, "residual_out", c.residual_out, "input", c.input, AliasPolicy::kSameViewAllowed);
-    no_overlap(c, "residual_out", c.residual_out, "residual_in", c.residual_in,
+    check_no_internal_overlap(c.op, n.residual_out, c.residual_out);
+    no_overlap(c, n.out, c.out, n.residual_in, c.residual_in, AliasPolicy::kSameViewAllowed);
+    no_overlap(c, n.out, c.out, n.residual_out, c.residual_out);
+    no_overlap(c, n.residual_out, c.residual_out, n.input, c.input, AliasPolicy::kSameViewAllowed);
+    no_overlap(c, n.residual_out, c.residual_out, n.residual_in, c.residual_in,
                AliasPolicy::kSameViewAllowed);
-    for (const auto& [name, t] : params) no_overlap(c, "residual_out", c.residual_out, name, *t);
+    for (const auto& [name, t] : params) no_overlap(c, n.residual_out, c.residual_out, name, *t);
   }
   if (quant) {
     // Written: yscale and out_before_quant, which must not touch any other argument.
     const std::pair<const char*, const at::Tensor*> all[] = {
-        {"out", &c.out}, {"input", &c.input}, {"residual_in", &c.residual_in},
-        {"residual_out", &c.residual_out}, {"weight", &c.weight}, {"bias", &c.bias},
+        {n.out, &c.out}, {n.input, &c.input}, {n.residual_in, &c.residual_in},
+        {n.residual_out, &c.residual_out}, {n.weight, &c.weight}, {"bias", &c.bias},
         {"x_bias", &c.x_bias}, {"xscale", &c.xscale}};
-    check_no_internal_overlap(c.op, "yscale", c.yscale);
-    for (const auto& [name, t] : all) no_overlap(c, "yscale", c.yscale, name, *t);
+    check_no_internal_overlap(c.op, n.yscale, c.yscale);
+    for (const auto& [name, t] : all) no_overlap(c, n.yscale, c.yscale, name, *t);
     if (c.unquant.defined()) {
-      check_no_internal_overlap(c.op, "out_before_quant", c.unquant);
-      no_overlap(c, "out_before_quant", c.unquant, "yscale", c.yscale);
-      for (const auto& [name, t] : all) no_overlap(c, "out_before_quant", c.unquant, name, *t);
+      check_no_internal_overlap(c.op, n.unquant, c.unquant);
+      no_overlap(c, n.unquant, c.unquant, n.yscale, c.yscale);
+      for (const auto& [name, t] : all) no_overlap(c, n.unquant, c.unquant, name, *t);
     }
   }
   if (two) {
-    check_no_internal_overlap(c.op, "k_out", c.out_b);
-    no_overlap(c, "k_out", c.out_b, "k", c.input_b, AliasPolicy::kSameViewAllowed);
-    no_overlap(c, "k_out", c.out_b, "q", c.input);
-    no_overlap(c, "k_out", c.out_b, "q_out", c.out);
-    no_overlap(c, "q_out", c.out, "k", c.input_b);
-    no_overlap(c, "k_out", c.out_b, "q_weight", c.weight);
-    no_overlap(c, "k_out", c.out_b, "k_weight", c.weight_b);
+    check_no_internal_overlap(c.op, n.out_b, c.out_b);
+    no_overlap(c, n.out_b, c.out_b, n.input_b, c.input_b, AliasPolicy::kSameViewAllowed);
+    no_overlap(c, n.out_b, c.out_b, n.input, c.input);
+    no_overlap(c, n.out_b, c.out_b, n.out, c.out);
+    no_overlap(c, n.out, c.out, n.input_b, c.input_b);
+    no_overlap(c, n.out_b, c.out_b, n.weight, c.weight);
+    no_overlap(c, n.out_b, c.out_b, n.weight_b, c.weight_b);
   }
 }
 
@@ -172,23 +174,23 @@ PlannedCall plan_call(const NormCall& c) {
   const bool add = variant_adds(c.variant);
   const bool quant = variant_quantizes(c.variant);
   bool any_gather = false;
-  pc.input = plan_operand(c, "input", c.input, false, &any_gather);
-  pc.out = plan_operand(c, "out", c.out, true, &any_gather);
+  pc.input = plan_operand(c, c.names.input, c.input, false, &any_gather);
+  pc.out = plan_operand(c, c.names.out, c.out, true, &any_gather);
   if (add) {
-    pc.residual_in = plan_operand(c, "residual_in", c.residual_in, false, &any_gather);
-    pc.residual_out = plan_operand(c, "residual_out", c.residual_out, true, &any_gather);
+    pc.residual_in = plan_operand(c, c.names.residual_in, c.residual_in, false, &any_gather);
+    pc.residual_out = plan_operand(c, c.names.residual_out, c.residual_out, true, &any_gather);
   }
   if (quant && c.unquant.defined())
-    pc.unquant = plan_operand(c, "out_before_quant", c.unquant, true, &any_gather);
+    pc.unquant = plan_operand(c, c.names.unquant, c.unquant, true, &any_gather);
   if (two) {
-    pc.input_b = plan_operand(c, "k", c.input_b, false, &any_gather);
-    pc.out_b = plan_operand(c, "k_out", c.out_b, true, &any_gather);
+    pc.input_b = plan_operand(c, c.names.input_b, c.input_b, false, &any_gather);
+    pc.out_b = plan_operand(c, c.names.out_b, c.out_b, true, &any_gather);
   }
   if (quant) {
     pc.yscale = c.yscale;
     if (scale.rows.ndim < 0) {
       // Row dims that do not collapse: write a dense buffer, copied back.
-      TORCH_CHECK_VALUE(!strict_layout(), aiter::message(c.op, ": argument 'yscale' (", describe(c.yscale),
+      TORCH_CHECK_VALUE(!strict_layout(), aiter::message(c.op, ": argument '", c.names.yscale, "' (", describe(c.yscale),
                         ") cannot be written in place (more than ", kMaxRowDims,
                         " row dims after collapsing), and strict layout mode forbids the gather copy"));
       pc.yscale = at::empty({rows_a, groups_of(c)}, c.yscale.options());
@@ -255,8 +257,7 @@ PlannedCall plan_call(const NormCall& c) {
   return pc;
 }
 
-void run_row_norm(const NormCall& c) {
-  const PlannedCall pc = plan_call(c);
+void run_planned(const NormCall& c, const PlannedCall& pc) {
   if (pc.empty) return;
   if (pc.gathered) g_gather_calls.fetch_add(1, std::memory_order_relaxed);
 
@@ -272,6 +273,55 @@ void run_row_norm(const NormCall& c) {
   if (pc.unquant.gathered) c.unquant.copy_(pc.unquant.view);
   if (pc.out_b.gathered) c.out_b.copy_(pc.out_b.view);
   if (pc.yscale_gathered) c.yscale.copy_(pc.yscale.reshape(c.yscale.sizes()));
+}
+
+void run_row_norm(const NormCall& c) { run_planned(c, plan_call(c)); }
+
+namespace {
+
+using Named = std::pair<const char*, const at::Tensor*>;
+
+// The tensors a call writes, and all it touches (defined ones only).
+std::vector<Named> written_by(const NormCall& c) {
+  const ArgNames& n = c.names;
+  std::vector<Named> w{{n.out, &c.out}, {n.residual_out, &c.residual_out}, {n.yscale, &c.yscale},
+                       {n.unquant, &c.unquant}, {n.out_b, &c.out_b}};
+  w.erase(std::remove_if(w.begin(), w.end(), [](const Named& t) { return !t.second->defined(); }), w.end());
+  return w;
+}
+
+std::vector<Named> touched_by(const NormCall& c) {
+  const ArgNames& n = c.names;
+  std::vector<Named> all = written_by(c);
+  const Named read[] = {{n.input, &c.input}, {n.residual_in, &c.residual_in}, {n.weight, &c.weight},
+                        {"bias", &c.bias}, {"x_bias", &c.x_bias}, {"xscale", &c.xscale},
+                        {n.input_b, &c.input_b}, {n.weight_b, &c.weight_b}};
+  for (const Named& t : read)
+    if (t.second->defined()) all.push_back(t);
+  return all;
+}
+
+}  // namespace
+
+std::vector<PlannedCall> plan_calls(c10::ArrayRef<NormCall> calls, c10::ArrayRef<NamedTensor> extra_outputs) {
+  std::vector<PlannedCall> planned;
+  for (const NormCall& c : calls) planned.push_back(plan_call(c));
+  const char* op = calls.empty() ? "aiter" : calls[0].op;
+  // What one launch writes must not be read or written by another: the
+  // launches run one after the other, and nothing may be both.
+  for (size_t i = 0; i < calls.size(); ++i)
+    for (size_t j = 0; j < calls.size(); ++j)
+      if (i != j)
+        for (const Named& w : written_by(calls[i]))
+          for (const Named& t : touched_by(calls[j]))
+            check_no_partial_overlap(op, w.first, *w.second, t.first, *t.second, AliasPolicy::kNoOverlap);
+  for (const NamedTensor& extra : extra_outputs) {
+    check_no_internal_overlap(op, extra.name, extra.tensor);
+    for (const NormCall& c : calls)
+      for (const Named& t : touched_by(c))
+        check_no_partial_overlap(op, extra.name, extra.tensor, t.first, *t.second, AliasPolicy::kNoOverlap);
+  }
+  return planned;
 }
 
 int64_t gather_fallback_count() { return g_gather_calls.load(); }

@@ -3,9 +3,26 @@
 #pragma once
 #include <torch/types.h>
 
+#include <vector>
+
 #include "../include/norm_params.h"
 
 namespace aiter {
+
+// The names error messages give a call's tensor arguments: the public op's
+// own (the fused Q/K ops call their input 'q', a second call's 'k').
+struct ArgNames {
+  const char* input = "input";
+  const char* out = "out";
+  const char* residual_in = "residual_in";
+  const char* residual_out = "residual_out";
+  const char* weight = "weight";
+  const char* yscale = "yscale";
+  const char* unquant = "out_before_quant";
+  const char* input_b = "k";
+  const char* out_b = "k_out";
+  const char* weight_b = "k_weight";
+};
 
 struct NormCall {
   const char* op;  // the public name, for error messages
@@ -23,6 +40,7 @@ struct NormCall {
   bool shuffle_scale = false;
   // A second job in the same launch (fused Q/K norm; plain RMSNorm only).
   at::Tensor out_b, input_b, weight_b;
+  ArgNames names{};
 };
 
 // A tensor argument as the backend sees it: the caller's view when its rows
@@ -44,8 +62,20 @@ struct PlannedCall {
   NormParams params{};
 };
 PlannedCall plan_call(const NormCall& call);
+// Launches a planned call and copies gathered outputs back into the caller's.
+void run_planned(const NormCall& call, const PlannedCall& planned);
 
 void run_row_norm(const NormCall& call);
+
+// For ops made of several launches: checks and plans every call before any
+// runs (so a bad argument of the last leaves every output untouched), and
+// refuses a tensor one call writes that overlaps any tensor of another call
+// or an `extra_outputs` entry (outputs the op writes itself afterwards).
+struct NamedTensor {
+  const char* name;
+  at::Tensor tensor;
+};
+std::vector<PlannedCall> plan_calls(c10::ArrayRef<NormCall> calls, c10::ArrayRef<NamedTensor> extra_outputs = {});
 
 // Calls that had to gather a view into a contiguous buffer (last-dim stride
 // != 1, or too many row dims). Strict mode turns such a call into an error.

@@ -38,6 +38,9 @@ NormCall layer_call(const char* op, bool add, bool quant, const at::Tensor& out,
 NormCall qk_call(const at::Tensor& q_out, const at::Tensor& q, const at::Tensor& q_weight, const at::Tensor& k_out,
                  const at::Tensor& k, const at::Tensor& k_weight, double epsilon) {
   NormCall call{"aiter.qk_rmsnorm", NormVariant::kQkRms, q_out, q, {}, {}, q_weight, epsilon, false, 0};
+  call.names.input = "q";
+  call.names.out = "q_out";
+  call.names.weight = "q_weight";
   call.out_b = k_out;
   call.input_b = k;
   call.weight_b = k_weight;

@@ -39,6 +39,16 @@ void qk_rmsnorm_op(at::Tensor& q_out, const at::Tensor& q, const at::Tensor& q_w
                    const at::Tensor& k, const at::Tensor& k_weight, double epsilon);
 void qk_rmsnorm_inplace_op(at::Tensor& q, at::Tensor& k, const at::Tensor& q_weight, const at::Tensor& k_weight,
                            double epsilon);
+// upstream's fused_qk_rmsnorm family (host/fused_qk_op.cpp): Q [+ q_residual]
+// normalised (and quantised when q_out_scale is given), K normalised.
+void fused_qk_rmsnorm_op(const c10::optional<at::Tensor>& q_out_quantized,
+                         const c10::optional<at::Tensor>& q_out_scale, const at::Tensor& q,
+                         const at::Tensor& q_weight, double q_epsilon,
+                         const c10::optional<at::Tensor>& q_out_unquantized,
+                         const c10::optional<at::Tensor>& k_out, const c10::optional<at::Tensor>& q_res_out,
+                         const c10::optional<at::Tensor>& k, const c10::optional<at::Tensor>& k_weight,
+                         double k_epsilon, const c10::optional<at::Tensor>& q_residual, int64_t group_size,
+                         bool shuffle_scale, bool gemma_norm);
 
 }  // namespace aiter
 
@@ -55,4 +65,5 @@ void qk_rmsnorm_inplace_op(at::Tensor& q, at::Tensor& k, const at::Tensor& q_wei
   X(layernorm_quant, layernorm_quant_op)                 \
   X(add_layernorm_quant, add_layernorm_quant_op)         \
   X(qk_rmsnorm, qk_rmsnorm_op)                           \
-  X(qk_rmsnorm_, qk_rmsnorm_inplace_op)
+  X(qk_rmsnorm_, qk_rmsnorm_inplace_op)                  \
+  X(fused_qk_rmsnorm, fused_qk_rmsnorm_op)
