@@ -5,7 +5,8 @@
 # op_tests/run_upstream_norm_tests.py (their files in .upstream/, carried:
 # fetched from ROCm/aiter at the pinned commit, never committed).
 #
-#   OUT=... bash tools/device_gpu_check.sh    (carry: .upstream)
+#   OUT=... bash tools/device_gpu_check.sh    (carry: .upstream, and .whl for wheels
+#                                              the machine lacks: pandas, tabulate)
 #
 # Knobs: TESTS_S (seconds for the CUDA tests, default 330), SELECT (their -k).
 set -uo pipefail
@@ -20,6 +21,10 @@ stage() { echo; echo "=== [$((SECONDS - START)) s] $*"; }
 status=0
 
 stage "device"
+if compgen -G ".whl/*.whl" > /dev/null; then  # e.g. pandas and tabulate for upstream's op_tests
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+    && export PYTHONPATH="$PYTHONPATH:/tmp/site"
+fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"
 
@@ -38,7 +43,8 @@ tail -15 "$OUT/cuda_tests.txt"
 
 stage "upstream's norm op_tests on the GPU"
 if [ -d .upstream ]; then
-  python3 op_tests/run_upstream_norm_tests.py --src .upstream --device cuda > "$OUT/upstream_cuda.txt" 2>&1
+  python3 op_tests/run_upstream_norm_tests.py --src .upstream --device cuda --timeout 240 \
+    --md "$OUT/upstream_cuda.md" > "$OUT/upstream_cuda.txt" 2>&1
   rc=$?
   tail -20 "$OUT/upstream_cuda.txt"
   [ $rc -eq 0 ] || { echo "!!! UPSTREAM OP_TESTS rc=$rc"; status=1; }
