@@ -224,6 +224,24 @@ class ByteCanariedView:
         return torch.equal(self.bytes, self.snapshot)
 
 
+
+# Views of a layout (tests/layouts.py: (n, h) -> shape, stride, offset) in
+# canaried storage, 5 elements past the view's span.
+def canaried(layout, n, h, dtype, device, gen, scale=1.0):
+    """An input view holding scaled standard-normal values drawn from gen."""
+    shape, stride, offset = layout(n, h)
+    values = (torch.randn(shape, generator=gen) * scale).to(dtype)
+    return CanariedView(shape, stride, offset, span(shape, stride, offset) + 5, dtype, device, values.to(device))
+
+
+def out_view(layout, n, h, dtype, device):
+    """An output view; byte canaries for the one-byte quantised dtypes."""
+    shape, stride, offset = layout(n, h)
+    numel = span(shape, stride, offset) + 5
+    if dtype in QUANT_DTYPES:
+        return ByteCanariedView(shape, stride, offset, numel, dtype, device)
+    return CanariedView(shape, stride, offset, numel, dtype, device)
+
 def table_specs():
     """{name: tune spec} of every launch table the tests walk: the derived
     defaults, each committed per-GPU table (aiter/tuning/*.json), each value

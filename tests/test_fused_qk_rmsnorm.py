@@ -10,11 +10,12 @@ import torch
 import aiter
 from aiter import QuantType
 from helpers import (
-    ByteCanariedView,
     CanariedView,
     QUANT_DTYPES,
     assert_matches,
     assert_quant_matches,
+    canaried,
+    out_view,
     prologue_sum,
     reference_rmsnorm,
     span,
@@ -26,19 +27,6 @@ DQ, DK = 64, 32
 N = 3
 EPS = 1e-6
 GROUP = 32  # a group size every GPU path takes (the scalar path's groups are at most a warp wide)
-
-
-def canaried(layout, h, dtype, device, gen):
-    shape, stride, offset = layout(N, h)
-    values = torch.randn(shape, generator=gen).to(dtype)
-    return CanariedView(shape, stride, offset, span(shape, stride, offset) + 5, dtype, device, values.to(device))
-
-
-def empty(layout, h, dtype, device):
-    shape, stride, offset = layout(N, h)
-    numel = span(shape, stride, offset) + 5
-    cls = ByteCanariedView if dtype in QUANT_DTYPES else CanariedView
-    return cls(shape, stride, offset, numel, dtype, device)
 
 
 def scale_buffer(rows, groups, device, transposed_view=False):
@@ -65,22 +53,22 @@ def test_fused_qk_layouts(device, layout, dtype, mode):
     gen = torch.Generator().manual_seed(MODES.index(mode) * 97 + DTYPES.index(dtype))
     build, out_build = ZERO_COPY_LAYOUTS[layout], OUTPUT_LAYOUT_FOR[layout]
     dk = DQ if mode == "no_quant_one_launch" else DK
-    q, k = canaried(build, DQ, dtype, device, gen), canaried(build, dk, dtype, device, gen)
+    q, k = canaried(build, N, DQ, dtype, device, gen), canaried(build, N, dk, dtype, device, gen)
     wq, wk = weight(DQ, dtype, device, gen), weight(dk, dtype, device, gen)
-    k_out = empty(out_build, dk, dtype, device)
+    k_out = out_view(out_build, N, dk, dtype, device)
     gemma = mode == "residual_gemma"
     quant = mode in ("per_token", "group", "group_transposed")
     qdtype = QUANT_DTYPES[DTYPES.index(dtype)] if quant else dtype
-    q_out = empty(out_build, DQ, qdtype, device)
+    q_out = out_view(out_build, N, DQ, qdtype, device)
     rows = q.view.numel() // DQ
     kw = dict(q=q.view, q_weight=wq, q_epsilon=EPS, k_out=k_out.view, k=k.view, k_weight=wk, gemma_norm=gemma)
     s64 = q.view.double()
     if gemma or quant:  # the residual add, and out_before_quant, on every mode but the plain ones
-        r = canaried(build, DQ, dtype, device, gen)
-        r_out = empty(contiguous_like(build), DQ, dtype, device)
+        r = canaried(build, N, DQ, dtype, device, gen)
+        r_out = out_view(contiguous_like(build), N, DQ, dtype, device)
         kw.update(q_residual=r.view, q_res_out=r_out.view)
         s64 = prologue_sum(q.view, r.view)
-    unquant = empty(out_build, DQ, dtype, device) if quant else None
+    unquant = out_view(out_build, N, DQ, dtype, device) if quant else None
     scales = None
     if mode == "per_token":
         scales = scale_buffer(rows, 1, device)

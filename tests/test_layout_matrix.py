@@ -5,24 +5,13 @@ import pytest
 import torch
 
 import aiter
-from helpers import CanariedView, assert_matches, reference_add_rmsnorm, reference_rmsnorm, span
+from helpers import assert_matches, canaried, out_view, reference_add_rmsnorm, reference_rmsnorm
 from layouts import OUTPUT_LAYOUT_FOR, ZERO_COPY_LAYOUTS, contiguous_like
 
 HIDDEN = [1, 7, 64, 128, 769, 4096, 8193, 16384]
 ROWS = [0, 1, 3, 257]
 DTYPES = [torch.float32, torch.float16, torch.bfloat16]
 EPS = 1e-6
-
-
-def canaried(layout, n, h, dtype, device, gen):
-    shape, stride, offset = layout(n, h)
-    values = torch.randn(shape, generator=gen, dtype=torch.float32).to(dtype)
-    return CanariedView(shape, stride, offset, span(shape, stride, offset) + 5, dtype, device, values.to(device))
-
-
-def empty_canaried(layout, n, h, dtype, device):
-    shape, stride, offset = layout(n, h)
-    return CanariedView(shape, stride, offset, span(shape, stride, offset) + 5, dtype, device)
 
 
 @pytest.mark.parametrize("n", ROWS)
@@ -35,7 +24,7 @@ def test_rms_norm_layouts(device, layout, dtype, hidden, n, strided_out):
     x = canaried(ZERO_COPY_LAYOUTS[layout], n, hidden, dtype, device, gen)
     w = torch.randn(hidden, generator=gen).to(dtype).to(device)
     if strided_out:
-        out = empty_canaried(OUTPUT_LAYOUT_FOR[layout], n, hidden, dtype, device)
+        out = out_view(OUTPUT_LAYOUT_FOR[layout], n, hidden, dtype, device)
         aiter.rmsnorm(out.view, x.view, w, EPS)
         result = out.view
         assert out.untouched_outside(), "wrote outside the output view"
@@ -59,8 +48,8 @@ def test_add_rms_norm_layouts(device, layout, dtype, hidden, n, strided_out):
     x = canaried(builder, n, hidden, dtype, device, gen)
     r = canaried(builder, n, hidden, dtype, device, gen)
     w = torch.randn(hidden, generator=gen).to(dtype).to(device)
-    out = empty_canaried(out_builder, n, hidden, dtype, device)
-    r_out = empty_canaried(out_builder, n, hidden, dtype, device)
+    out = out_view(out_builder, n, hidden, dtype, device)
+    r_out = out_view(out_builder, n, hidden, dtype, device)
     aiter.rmsnorm2d_fwd_with_add(out.view, x.view, r.view, r_out.view, w, EPS)
     want_out, want_sum = reference_add_rmsnorm(x.view, r.view, w, EPS)
     assert torch.equal(r_out.view, want_sum.to(dtype)), "residual_out is not the rounded sum"

@@ -8,13 +8,14 @@ import torch
 
 import aiter
 from helpers import (
-    ByteCanariedView,
     gpu_warp,
     CanariedView,
     QUANT_DTYPES,
     assert_matches,
     assert_quant_matches,
+    canaried,
     layernorm_y_atol,
+    out_view,
     prologue_sum,
     reference_layernorm,
     reference_rmsnorm,
@@ -27,20 +28,6 @@ HIDDEN = [1, 7, 769, 4096, 8193]
 DTYPES = [torch.float32, torch.float16, torch.bfloat16]
 N = 3
 EPS = 1e-6
-
-
-def canaried(layout, n, h, dtype, device, gen, scale=1.0):
-    shape, stride, offset = layout(n, h)
-    values = (torch.randn(shape, generator=gen) * scale).to(dtype)
-    return CanariedView(shape, stride, offset, span(shape, stride, offset) + 5, dtype, device, values.to(device))
-
-
-def out_view(layout, n, h, dtype, device):
-    shape, stride, offset = layout(n, h)
-    numel = span(shape, stride, offset) + 5
-    if dtype in QUANT_DTYPES:
-        return ByteCanariedView(shape, stride, offset, numel, dtype, device)
-    return CanariedView(shape, stride, offset, numel, dtype, device)
 
 
 def scale_view(lead, groups, device, flat):

@@ -9,12 +9,12 @@ import torch
 
 import aiter
 from helpers import (
-    CanariedView,
     assert_matches,
     assert_quant_matches,
+    canaried,
+    out_view,
     prologue_sum,
     reference_rmsnorm,
-    span,
 )
 from layouts import OUTPUT_LAYOUT_FOR, ZERO_COPY_LAYOUTS
 
@@ -22,12 +22,6 @@ DTYPES = [torch.float32, torch.float16, torch.bfloat16]
 HIDDEN = [7, 128, 769]
 N = 3
 EPS = 1e-6
-
-
-def view(layout, h, dtype, device, gen=None):
-    shape, stride, offset = layout(N, h)
-    values = None if gen is None else torch.randn(shape, generator=gen).to(dtype).to(device)
-    return CanariedView(shape, stride, offset, span(shape, stride, offset) + 5, dtype, device, values)
 
 
 def quant_out(shape, device):
@@ -40,12 +34,12 @@ def quant_out(shape, device):
 def test_opus_layouts(device, layout, dtype, hidden):
     gen = torch.Generator().manual_seed(hidden + DTYPES.index(dtype))
     build, out_build = ZERO_COPY_LAYOUTS[layout], OUTPUT_LAYOUT_FOR[layout]
-    x, r = view(build, hidden, dtype, device, gen), view(build, hidden, dtype, device, gen)
+    x, r = canaried(build, N, hidden, dtype, device, gen), canaried(build, N, hidden, dtype, device, gen)
     w = torch.randn(hidden, generator=gen).to(dtype).to(device)
     xs = (torch.rand(hidden, generator=gen) + 0.5).to(device)
 
     # rms_norm_opus: model_sensitive, then gemma_norm (rmsnorm's order is the other way).
-    out = view(out_build, hidden, dtype, device)
+    out = out_view(out_build, N, hidden, dtype, device)
     aiter.rms_norm_opus(out.view, x.view, w, EPS, 0, True)
     want = torch.empty_like(x.view)
     aiter.rmsnorm(want, x.view, w, EPS, True)
@@ -56,7 +50,7 @@ def test_opus_layouts(device, layout, dtype, hidden):
     assert got.is_contiguous() and torch.equal(got, aiter.rmsnorm2d_fwd(x.view, w, EPS, 1))
 
     # The fused add, out of place and in place.
-    out, r_out = view(out_build, hidden, dtype, device), view(out_build, hidden, dtype, device)
+    out, r_out = out_view(out_build, N, hidden, dtype, device), out_view(out_build, N, hidden, dtype, device)
     aiter.rmsnorm2d_fwd_with_add_opus(out.view, x.view, r.view, r_out.view, w, EPS, 1, True)
     want, want_sum = torch.empty_like(x.view), torch.empty_like(x.view)
     aiter.rmsnorm2d_fwd_with_add(want, x.view, r.view, want_sum, w, EPS, True, 1)
@@ -64,7 +58,7 @@ def test_opus_layouts(device, layout, dtype, hidden):
     assert torch.equal(r_out.view, prologue_sum(x.view, r.view).to(dtype))
     assert out.untouched_outside() and r_out.untouched_outside()
     if layout != "expanded":  # written in place: not a stride-0 view
-        xi, ri = view(build, hidden, dtype, device, gen), view(build, hidden, dtype, device, gen)
+        xi, ri = canaried(build, N, hidden, dtype, device, gen), canaried(build, N, hidden, dtype, device, gen)
         xc, rc = xi.view.clone(), ri.view.clone()
         aiter.fused_add_rms_norm_opus(xi.view, ri.view, w, EPS)
         aiter.fused_add_rms_norm_cu(xc, rc, w, EPS)

@@ -11,10 +11,9 @@ import pytest
 import torch
 
 import aiter
-from helpers import assert_matches, reference_add_rmsnorm, reference_rmsnorm
+from helpers import assert_matches, canaried, out_view, reference_add_rmsnorm, reference_rmsnorm
 from layouts import OUTPUT_LAYOUT_FOR, ZERO_COPY_LAYOUTS
 from simt_cases import EPS, TARGETS, run
-from test_norm_family_layouts import canaried, out_view
 
 HIDDEN = [7, 128, 769, 4096]
 DTYPES = [torch.float32, torch.float16, torch.bfloat16]
