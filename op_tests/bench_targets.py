@@ -41,6 +41,37 @@ def fastest_peer(imps: dict):
     return name, peers[name]
 
 
+def vs_fastest(table: dict, cell):
+    """Fastest peer's us / ours us (None when no peer ran)."""
+    imps = table[cell]
+    _, us = fastest_peer(imps)
+    return None if us is None or "ours" not in imps else us / imps["ours"]
+
+
+def peer_targets(table: dict) -> list:
+    """[(target, cells, ok)] of the targets that hold ours against the fastest
+    peer, in report order (the first two at T >= 1024, the last at decode)."""
+    big = [c for c in table if c[1] >= 1024]
+    ahead = [c for c in big if c[0] in STRIDED or c[0].endswith("_rowstrided")]
+    decode = [c for c in table if c[1] <= 32 and "copy" in table[c]]
+    return [("T >= 1024: fastest peer us / ours us >= 0.98", big, lambda v: v >= 0.98),
+            ("T >= 1024, strided Q/K and row-strided: ahead of every peer", ahead, lambda v: v > 1.0),
+            ("T <= 32: fastest peer us / ours us >= 0.95", decode, lambda v: v >= 0.95)]
+
+
+def peer_misses(data: dict, dtype: str = "bf16") -> list:
+    """[(case, T, fastest peer, its us / ours us)] of every cell that misses a
+    peer target, worst first (what tools/profile_misses.py profiles)."""
+    table = cells(data["rows"], dtype)
+    missed = {}
+    for _, items, ok in peer_targets(table):
+        for c in items:
+            v = vs_fastest(table, c)
+            if v is not None and not ok(v):
+                missed[c] = (c[0], c[1], fastest_peer(table[c])[0], v)
+    return sorted(missed.values(), key=lambda m: m[3])
+
+
 def check(data: dict, dtype: str) -> list:
     """[(target, cells checked, misses [(cell, value)], worst)] for one run."""
     table = cells(data["rows"], dtype)
@@ -56,17 +87,9 @@ def check(data: dict, dtype: str) -> list:
     def fastest_name(cell):
         return fastest_peer(table[cell])[0]
 
-    def vs_fastest(cell):
-        imps = table[cell]
-        _, us = fastest_peer(imps)
-        return None if us is None else us / imps["ours"]
-
-    big = [c for c in table if c[1] >= 1024]
-    target("T >= 1024: fastest peer us / ours us >= 0.98", [(c, vs_fastest(c)) for c in big], lambda v: v >= 0.98,
-           against=fastest_name)
-    ahead = [c for c in big if c[0] in STRIDED or c[0].endswith("_rowstrided")]
-    target("T >= 1024, strided Q/K and row-strided: ahead of every peer", [(c, vs_fastest(c)) for c in ahead],
-           lambda v: v > 1.0, against=fastest_name)
+    by_peer = peer_targets(table)
+    for name, items, ok in by_peer[:2]:
+        target(name, [(c, vs_fastest(table, c)) for c in items], ok, against=fastest_name)
     wide = [c for c in table if c[1] >= 8192 and (c[0].startswith("2d_") or c[0].startswith("add_")) and "copy" in
             table[c]]
     target("T >= 8192, 2D and fused add: % of copy >= 95", [(c, 100 * table[c]["copy"] / table[c]["ours"])
@@ -84,15 +107,15 @@ def check(data: dict, dtype: str) -> list:
         if cell in table:
             target(f"{cell[0]} T = {cell[1]}: x guard >= {need}", [(cell, ratio(cell, "guard"))],
                    lambda v, need=need: v >= need)
-    decode = [c for c in table if c[1] <= 32 and "copy" in table[c]]
+    decode = by_peer[2][1]
     per_cell = [(c, table[c]["ours"] / table[c]["copy"]) for c in decode]
     if per_cell:
         med = statistics.median(v for _, v in per_cell)
         results.append(("T <= 32: median of ours / copy <= 1.2", len(per_cell),
                         [] if med <= 1.2 else [(("median", "-"), f"{med:.2f}x")], f"{med:.2f}x"))
         target("T <= 32: ours / copy per cell (for reference, <= 1.2)", per_cell, lambda v: v <= 1.2, worst=max)
-    target("T <= 32: fastest peer us / ours us >= 0.95", [(c, vs_fastest(c)) for c in decode], lambda v: v >= 0.95,
-           against=fastest_name)
+    name, items, ok = by_peer[2]
+    target(name, [(c, vs_fastest(table, c)) for c in items], ok, against=fastest_name)
     host = [h for h in data.get("host_overhead", []) if "validation + dispatch" in h["call"]]
     target("host: validation + dispatch <= 3 us", [((h["call"], "-"), h["wall_us_per_call"]) for h in host],
            lambda v: v <= 3.0, "{:.2f} us", worst=max)
