@@ -9,8 +9,9 @@ kernel: launch shape, registers, waves, occupancy, DRAM throughput, time.
   python3 tools/profile_misses.py docs/benchmarks/h200.json --md h200-misses.md [--limit 6]
   python3 tools/profile_misses.py bench.json --dry-run        (prints the ncu commands only)
 
-Needs the GPU build and ncu; the peer's own setup as in the benchmark
-(FlashInfer's wrapper built, Liger importable).
+Needs the GPU build, ncu with the hardware counters (a sandbox such as
+gVisor hides them: ncu then fails, and each row says so) and the peer's own
+setup as in the benchmark (FlashInfer's wrapper built, Liger importable).
 """
 import argparse
 import csv
