@@ -87,9 +87,12 @@ def check(data: dict, dtype: str) -> list:
     def fastest_name(cell):
         return fastest_peer(table[cell])[0]
 
-    by_peer = peer_targets(table)
-    for name, items, ok in by_peer[:2]:
+    def against_fastest(name, items, ok):
         target(name, [(c, vs_fastest(table, c)) for c in items], ok, against=fastest_name)
+
+    at_1024, ahead, at_decode = peer_targets(table)
+    against_fastest(*at_1024)
+    against_fastest(*ahead)
     wide = [c for c in table if c[1] >= 8192 and (c[0].startswith("2d_") or c[0].startswith("add_")) and "copy" in
             table[c]]
     target("T >= 8192, 2D and fused add: % of copy >= 95", [(c, 100 * table[c]["copy"] / table[c]["ours"])
@@ -107,15 +110,14 @@ def check(data: dict, dtype: str) -> list:
         if cell in table:
             target(f"{cell[0]} T = {cell[1]}: x guard >= {need}", [(cell, ratio(cell, "guard"))],
                    lambda v, need=need: v >= need)
-    decode = by_peer[2][1]
+    decode = at_decode[1]
     per_cell = [(c, table[c]["ours"] / table[c]["copy"]) for c in decode]
     if per_cell:
         med = statistics.median(v for _, v in per_cell)
         results.append(("T <= 32: median of ours / copy <= 1.2", len(per_cell),
                         [] if med <= 1.2 else [(("median", "-"), f"{med:.2f}x")], f"{med:.2f}x"))
         target("T <= 32: ours / copy per cell (for reference, <= 1.2)", per_cell, lambda v: v <= 1.2, worst=max)
-    name, items, ok = by_peer[2]
-    target(name, [(c, vs_fastest(table, c)) for c in items], ok, against=fastest_name)
+    against_fastest(*at_decode)
     host = [h for h in data.get("host_overhead", []) if "validation + dispatch" in h["call"]]
     target("host: validation + dispatch <= 3 us", [((h["call"], "-"), h["wall_us_per_call"]) for h in host],
            lambda v: v <= 3.0, "{:.2f} us", worst=max)

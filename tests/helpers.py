@@ -224,7 +224,6 @@ class ByteCanariedView:
         return torch.equal(self.bytes, self.snapshot)
 
 
-
 # Views of a layout (tests/layouts.py: (n, h) -> shape, stride, offset) in
 # canaried storage, 5 elements past the view's span.
 def canaried(layout, n, h, dtype, device, gen, scale=1.0):
@@ -241,6 +240,7 @@ def out_view(layout, n, h, dtype, device):
     if dtype in QUANT_DTYPES:
         return ByteCanariedView(shape, stride, offset, numel, dtype, device)
     return CanariedView(shape, stride, offset, numel, dtype, device)
+
 
 def table_specs():
     """{name: tune spec} of every launch table the tests walk: the derived
