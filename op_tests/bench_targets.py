@@ -110,7 +110,7 @@ def check(data: dict, dtype: str) -> list:
         if cell in table:
             target(f"{cell[0]} T = {cell[1]}: x guard >= {need}", [(cell, ratio(cell, "guard"))],
                    lambda v, need=need: v >= need)
-    decode = at_decode[1]
+    _, decode, _ = at_decode
     per_cell = [(c, table[c]["ours"] / table[c]["copy"]) for c in decode]
     if per_cell:
         med = statistics.median(v for _, v in per_cell)
